@@ -1,0 +1,3 @@
+"""Run Amazon SageMaker training jobs from Kubernetes TrainingJob resources."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,226 @@
+"""Control-plane binaries (etcd, kube-apiserver, kubectl), built from source and cached.
+
+The binaries are built once per version through the Go module proxy into
+``${XDG_CACHE_HOME:-~/.cache}/sagemaker-operator/`` and reused afterwards. A folder named
+by ``KUBEBUILDER_ASSETS`` (controller-runtime's envtest convention) that holds all three
+is used instead, without building anything.
+
+``go install k8s.io/kubernetes/cmd/kube-apiserver@v…`` does not work: kubernetes' go.mod
+replaces its staging modules (k8s.io/api, k8s.io/client-go, …) with local paths. So we
+build from a small wrapper module that requires ``k8s.io/kubernetes`` and replaces each
+staging module with its published ``v0.<minor>.<patch>`` tag; the list is read from
+kubernetes' own go.mod of that version, not hard-coded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+KUBERNETES_VERSION = "v1.37.2"
+# The newest v3.6.x that builds with the Go toolchain we document (checked 2026-11-28).
+ETCD_VERSION = "v3.6.16"
+MINIMUM_GO = (1, 25)
+
+_TAIL_LINES = 40
+_GO_VERSION = re.compile(r"go(\d+)\.(\d+)")
+_STAGING_REQUIREMENT = re.compile(r"^\s*(k8s\.io/[\w.-]+)\s+v0\.0\.0\s*$", re.MULTILINE)
+
+
+class BinariesError(RuntimeError):
+    """The control-plane binaries could not be found or built; the message says why."""
+
+
+@dataclass(frozen=True)
+class Binaries:
+    """Paths to the three executables the local control plane runs."""
+
+    etcd: Path
+    kube_apiserver: Path
+    kubectl: Path
+    source: str  # "cache", "build" or "KUBEBUILDER_ASSETS"
+
+
+def cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "sagemaker-operator"
+
+
+def kubernetes_dir(version: str = KUBERNETES_VERSION) -> Path:
+    return cache_root() / "k8s" / version
+
+
+def etcd_dir(version: str = ETCD_VERSION) -> Path:
+    return cache_root() / "etcd" / version
+
+
+def ensure_binaries(
+    kubernetes_version: str = KUBERNETES_VERSION,
+    etcd_version: str = ETCD_VERSION,
+) -> Binaries:
+    """Return the binaries, building whatever is missing from the cache."""
+    assets = os.environ.get("KUBEBUILDER_ASSETS")
+    if assets:
+        folder = Path(assets)
+        found = [folder / name for name in ("etcd", "kube-apiserver", "kubectl")]
+        if all(_is_executable(path) for path in found):
+            return Binaries(
+                folder / "etcd",
+                folder / "kube-apiserver",
+                folder / "kubectl",
+                source="KUBEBUILDER_ASSETS",
+            )
+        missing = ", ".join(path.name for path in found if not _is_executable(path))
+        raise BinariesError(
+            f"KUBEBUILDER_ASSETS={assets} is set but lacks executable {missing}; "
+            "unset it to build the binaries from source instead"
+        )
+
+    k8s = kubernetes_dir(kubernetes_version)
+    etcd = etcd_dir(etcd_version)
+    cached = Binaries(etcd / "etcd", k8s / "kube-apiserver", k8s / "kubectl", source="cache")
+    if all(_is_executable(path) for path in (cached.etcd, cached.kube_apiserver, cached.kubectl)):
+        return cached
+
+    go = find_go()
+    if not (_is_executable(cached.kube_apiserver) and _is_executable(cached.kubectl)):
+        build_kubernetes(go, kubernetes_version, k8s)
+    if not _is_executable(cached.etcd):
+        build_etcd(go, etcd_version, etcd)
+    return dataclasses.replace(cached, source="build")
+
+
+def find_go() -> str:
+    go = shutil.which("go")
+    if go is None:
+        raise BinariesError(
+            "no Go toolchain on PATH: the local control plane builds etcd and kube-apiserver "
+            f"from source and needs Go {MINIMUM_GO[0]}.{MINIMUM_GO[1]}+ "
+            "(https://go.dev/doc/install), or set KUBEBUILDER_ASSETS to a folder with "
+            "etcd, kube-apiserver and kubectl, or run the tests against an existing "
+            "cluster with --kubeconfig"
+        )
+    output = subprocess.run([go, "version"], capture_output=True, text=True, check=False).stdout
+    match = _GO_VERSION.search(output)
+    if match is None or (int(match[1]), int(match[2])) < MINIMUM_GO:
+        raise BinariesError(
+            f"{go} reports {output.strip()!r}; the local control plane needs Go "
+            f"{MINIMUM_GO[0]}.{MINIMUM_GO[1]} or newer"
+        )
+    return go
+
+
+def build_kubernetes(go: str, version: str, destination: Path) -> None:
+    """Build kube-apiserver and kubectl of ``k8s.io/kubernetes@version`` into destination."""
+    minor_patch = version.removeprefix("v1.")
+    with _build_lock(destination), tempfile.TemporaryDirectory(prefix="k8s-build-") as tmp:
+        if _is_executable(destination / "kube-apiserver") and _is_executable(
+            destination / "kubectl"
+        ):
+            return  # another process built it while we waited for the lock
+        work = Path(tmp)
+        env = _go_env(work)
+        info = _run_go([go, "mod", "download", "-json", f"k8s.io/kubernetes@{version}"], work, env)
+        go_mod = Path(json.loads(info)["GoMod"]).read_text()
+        staging = sorted(set(_STAGING_REQUIREMENT.findall(go_mod)))
+        if not staging:
+            raise BinariesError(f"found no staging modules in k8s.io/kubernetes@{version} go.mod")
+        replaces = "\n".join(f"\t{module} => {module} v0.{minor_patch}" for module in staging)
+        go_directive = re.search(r"^go (\S+)$", go_mod, re.MULTILINE)
+        (work / "go.mod").write_text(
+            "module sagemaker-operator.local/k8s-build\n\n"
+            f"go {go_directive[1] if go_directive else '1.25'}\n\n"
+            f"require k8s.io/kubernetes {version}\n\n"
+            f"replace (\n{replaces}\n)\n"
+        )
+        staged = Path(tmp) / "out"
+        major, minor = version.removeprefix("v").split(".")[:2]
+        stamp = "-X k8s.io/component-base/version."
+        ldflags = (
+            f"-s -w {stamp}gitVersion={version} {stamp}gitMajor={major} "
+            f"{stamp}gitMinor={minor} {stamp}gitTreeState=clean"
+        )
+        for command in ("kube-apiserver", "kubectl"):
+            _go_build(go, work, ldflags, staged / command, f"k8s.io/kubernetes/cmd/{command}")
+        _install(staged, destination, ("kube-apiserver", "kubectl"))
+
+
+def build_etcd(go: str, version: str, destination: Path) -> None:
+    """Build the etcd server of ``go.etcd.io/etcd/server/v3@version`` into destination."""
+    with _build_lock(destination), tempfile.TemporaryDirectory(prefix="etcd-build-") as tmp:
+        if _is_executable(destination / "etcd"):
+            return
+        work = Path(tmp)
+        (work / "go.mod").write_text(
+            "module sagemaker-operator.local/etcd-build\n\n"
+            "go 1.25\n\n"
+            f"require go.etcd.io/etcd/server/v3 {version}\n"
+        )
+        _go_build(go, work, "-s -w", work / "out" / "etcd", "go.etcd.io/etcd/server/v3")
+        _install(work / "out", destination, ("etcd",))
+
+
+def _go_build(go: str, work: Path, ldflags: str, output: Path, package: str) -> None:
+    """``go build`` one main package of the wrapper module in ``work``, static and trimmed."""
+    command = [go, "build", "-mod=mod", "-trimpath", "-ldflags", ldflags, "-o", str(output)]
+    _run_go([*command, package], work, _go_env(work))
+
+
+def _go_env(work: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["CGO_ENABLED"] = "0"
+    env["GOFLAGS"] = "-buildvcs=false"
+    env.setdefault("GOTOOLCHAIN", "auto")
+    env["GOWORK"] = "off"
+    env["PWD"] = str(work)
+    return env
+
+
+def _run_go(command: list[str], work: Path, env: dict[str, str]) -> str:
+    process = subprocess.run(
+        command, cwd=work, env=env, capture_output=True, text=True, check=False
+    )
+    if process.returncode != 0:
+        tail = "\n".join((process.stdout + process.stderr).splitlines()[-_TAIL_LINES:])
+        raise BinariesError(
+            f"`{' '.join(command)}` failed with exit code {process.returncode}; "
+            f"last lines of its output:\n{tail}"
+        )
+    return process.stdout
+
+
+def _install(staged: Path, destination: Path, names: tuple[str, ...]) -> None:
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        # A rename within one file system is atomic: a reader never sees half a binary.
+        target = destination / name
+        partial = destination / f".{name}.partial"
+        shutil.copy2(staged / name, partial)
+        partial.chmod(0o755)
+        partial.replace(target)
+
+
+@contextlib.contextmanager
+def _build_lock(destination: Path) -> Iterator[None]:
+    """Serialise builds of one version across processes (parallel test runs, CLI)."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with (destination.parent / f".{destination.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _is_executable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)

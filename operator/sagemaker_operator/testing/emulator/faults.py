@@ -1,0 +1,98 @@
+"""Injected faults and call counters: what tests use to see how a client copes."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+
+@dataclass
+class Faults:
+    """Faults applied to SageMaker operations (never to ``/_emulator/`` control calls).
+
+    ``throttle_rate`` and ``error_rate`` are probabilities in [0, 1]; ``latency`` is
+    added to every answer in seconds; ``throttle_operations`` limits throttling to the
+    named operations (empty: all). ``refuse_connections_for`` is applied once, when set.
+    """
+
+    throttle_rate: float = 0.0
+    error_rate: float = 0.0
+    latency: float = 0.0
+    throttle_operations: list[str] = field(default_factory=list)
+
+    def update(self, settings: dict[str, Any]) -> None:
+        known = {item.name for item in fields(self)}
+        unknown = set(settings) - known - {"refuse_connections_for"}
+        if unknown:
+            raise ValueError(f"unknown fault setting(s): {', '.join(sorted(unknown))}")
+        for name in ("throttle_rate", "error_rate"):
+            if name in settings and not 0.0 <= float(settings[name]) <= 1.0:
+                raise ValueError(f"{name} must be a probability between 0 and 1")
+        if "latency" in settings and float(settings["latency"]) < 0:
+            raise ValueError("latency cannot be negative")
+        for name in ("throttle_rate", "error_rate", "latency"):
+            if name in settings:
+                setattr(self, name, float(settings[name]))
+        if "throttle_operations" in settings:
+            self.throttle_operations = [str(item) for item in settings["throttle_operations"]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {item.name: getattr(self, item.name) for item in fields(self)}
+
+
+class FaultInjector:
+    """Decides, per call, whether to throttle or fail it; counts every call and outcome."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        self._lock = threading.Lock()
+        self._random = random.Random(seed)  # noqa: S311 - fault dice, not cryptography
+        self.faults = Faults()
+        self.calls: Counter[str] = Counter()
+        self.outcomes: Counter[tuple[str, str]] = Counter()
+        self.started = time.monotonic()
+
+    def configure(self, settings: dict[str, Any]) -> None:
+        with self._lock:
+            self.faults.update(settings)
+
+    def roll(self, operation: str) -> str | None:
+        """Return "throttle", "error" or None for a call of ``operation``."""
+        with self._lock:
+            faults = self.faults
+            throttled = not faults.throttle_operations or operation in faults.throttle_operations
+            if throttled and faults.throttle_rate and self._random.random() < faults.throttle_rate:
+                return "throttle"
+            if faults.error_rate and self._random.random() < faults.error_rate:
+                return "error"
+            return None
+
+    def latency(self) -> float:
+        with self._lock:
+            return self.faults.latency
+
+    def record(self, operation: str, outcome: str) -> None:
+        with self._lock:
+            self.calls[operation] += 1
+            self.outcomes[(operation, outcome)] += 1
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            by_operation: dict[str, dict[str, int]] = {}
+            for (operation, outcome), count in sorted(self.outcomes.items()):
+                by_operation.setdefault(operation, {})[outcome] = count
+            return {
+                "calls": dict(sorted(self.calls.items())),
+                "outcomes": by_operation,
+                "total": sum(self.calls.values()),
+                "faults": self.faults.as_dict(),
+            }
+
+    def reset(self) -> None:
+        with self._lock:
+            self.faults = Faults()
+            self.calls.clear()
+            self.outcomes.clear()

@@ -1,0 +1,345 @@
+"""Training jobs as SageMaker runs them: a lifecycle in time, per account and region.
+
+A job's state is derived lazily from the emulator's clock: every read first plays the
+job's scheduled transitions up to "now". No background thread moves jobs, so pausing
+the clock freezes them and advancing it plays any stretch of time at once.
+
+Lifecycle (secondary status in brackets), each phase's length from the profile:
+
+    InProgress [Starting → Downloading → Training → Uploading] → Completed [Completed]
+    StopTrainingJob:             → Stopping [Stopping] → Stopped [Stopped]
+    MaxRuntimeInSeconds reached: → Stopping [Stopping] → Stopped [MaxRuntimeExceeded]
+    failure injected:            → Failed [Failed], with the given FailureReason
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from sagemaker_operator.testing.emulator.clock import Clock
+
+PHASES = ("Starting", "Downloading", "Training", "Uploading")
+PROFILES: Mapping[str, Mapping[str, float]] = MappingProxyType(
+    {
+        # The whole job in about three seconds: for tests.
+        "fast": MappingProxyType(
+            {
+                "Starting": 0.5,
+                "Downloading": 0.5,
+                "Training": 1.0,
+                "Uploading": 0.5,
+                "Stopping": 0.5,
+            }
+        ),
+        # Close to a small real job (minutes): for demos and benchmarks.
+        "realistic": MappingProxyType(
+            {
+                "Starting": 90.0,
+                "Downloading": 45.0,
+                "Training": 300.0,
+                "Uploading": 20.0,
+                "Stopping": 30.0,
+            }
+        ),
+    }
+)
+PHASE_NAMES = (*PHASES, "Stopping")
+END_STATES = frozenset({"Completed", "Failed", "Stopped"})
+DEFAULT_MAX_RUNTIME = 86_400  # SageMaker's default when StoppingCondition is omitted
+MAX_TAGS = 50
+
+_MESSAGES = {
+    "Starting": "Starting the training job",
+    "Downloading": "Downloading input data",
+    "Training": "Training image download completed. Training in progress.",
+    "Uploading": "Uploading generated training model",
+    "Completed": "Training job completed",
+    "Stopping": "Stopping the training job",
+    "Stopped": "The training job was stopped",
+    "MaxRuntimeExceeded": "Training job exceeded MaxRuntimeInSeconds provided",
+    "Failed": "Training job failed",
+}
+
+
+class SageMakerError(Exception):
+    """An error as SageMaker answers it: a code (``__type``), a message and an HTTP status."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+def not_found() -> SageMakerError:
+    # What SageMaker answers for an unknown training job (not ResourceNotFound).
+    return SageMakerError("ValidationException", "Requested resource not found.")
+
+
+def profile_durations(name: str, overrides: Mapping[str, float] | None = None) -> dict[str, float]:
+    """Phase lengths in seconds for a named profile, with per-phase overrides."""
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}")
+    durations = dict(PROFILES[name])
+    for phase, seconds in (overrides or {}).items():
+        if phase not in durations:
+            raise ValueError(f"unknown phase {phase!r}; phases are {', '.join(PHASE_NAMES)}")
+        if seconds < 0:
+            raise ValueError(f"phase {phase} cannot last {seconds} seconds")
+        durations[phase] = float(seconds)
+    return durations
+
+
+@dataclass
+class TrainingJob:
+    name: str
+    arn: str
+    request: dict[str, Any]
+    created: float
+    durations: dict[str, float]
+    tags: dict[str, str] = field(default_factory=dict)
+    status: str = "InProgress"
+    secondary: str = "Starting"
+    failure_reason: str | None = None
+    last_modified: float = 0.0
+    training_start: float | None = None
+    training_end: float | None = None
+    warm_pool: dict[str, Any] | None = None
+    transitions: list[dict[str, Any]] = field(default_factory=list)
+    _events: list[tuple[float, int, str]] = field(default_factory=list)
+    _sequence: Iterator[int] = field(default_factory=itertools.count)
+
+    def __post_init__(self) -> None:
+        self.last_modified = self.created
+        self._enter("Starting", self.created)
+        moment = self.created
+        for phase in PHASES[1:]:
+            moment += self.durations[PHASES[PHASES.index(phase) - 1]]
+            self._schedule(moment, f"phase:{phase}")
+        self._schedule(moment + self.durations["Uploading"], "complete")
+        self._schedule(self.created + self.max_runtime, "max-runtime")
+
+    @property
+    def max_runtime(self) -> int:
+        condition = self.request.get("StoppingCondition") or {}
+        return int(condition.get("MaxRuntimeInSeconds") or DEFAULT_MAX_RUNTIME)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in END_STATES
+
+    def advance(self, now: float) -> None:
+        """Play every scheduled transition due at or before ``now``."""
+        while self._events and self._events[0][0] <= now:
+            moment, _, event = heapq.heappop(self._events)
+            self._apply(moment, event)
+
+    def stop(self, now: float) -> None:
+        self.advance(now)
+        if self.status != "InProgress":
+            raise SageMakerError(
+                "ValidationException",
+                f"The request was rejected because the training job is in status {self.status}.",
+            )
+        self._begin_stopping(now, final_secondary="Stopped")
+
+    def fail(self, now: float, reason: str) -> None:
+        self.advance(now)
+        if self.finished:
+            raise SageMakerError(
+                "ValidationException", f"training job {self.name} already ended as {self.status}"
+            )
+        self._events.clear()
+        self.status = "Failed"
+        self.failure_reason = reason
+        self.training_end = now
+        self._enter("Failed", now, message=reason)
+
+    def describe(self) -> dict[str, Any]:
+        """The DescribeTrainingJob answer, before it is cut to the output shape."""
+        answer: dict[str, Any] = dict(self.request)
+        answer.pop("Tags", None)
+        output = self.request.get("OutputDataConfig", {}).get("S3OutputPath", "").rstrip("/")
+        answer.update(
+            TrainingJobArn=self.arn,
+            TrainingJobStatus=self.status,
+            SecondaryStatus=self.secondary,
+            FailureReason=self.failure_reason,
+            ModelArtifacts={"S3ModelArtifacts": f"{output}/{self.name}/output/model.tar.gz"},
+            StoppingCondition={
+                **(self.request.get("StoppingCondition") or {}),
+                "MaxRuntimeInSeconds": self.max_runtime,
+            },
+            CreationTime=self.created,
+            LastModifiedTime=self.last_modified,
+            TrainingStartTime=self.training_start,
+            TrainingEndTime=self.training_end,
+            SecondaryStatusTransitions=[dict(item) for item in self.transitions],
+            WarmPoolStatus=self.warm_pool,
+        )
+        if self.finished and self.training_start is not None and self.training_end is not None:
+            seconds = max(1, round(self.training_end - self.training_start))
+            answer["TrainingTimeInSeconds"] = seconds
+            spot = bool(self.request.get("EnableManagedSpotTraining"))
+            # Managed spot bills a fraction of the time, as the console shows savings.
+            answer["BillableTimeInSeconds"] = max(1, round(seconds * 0.3)) if spot else seconds
+        return answer
+
+    # -- lifecycle internals -------------------------------------------------------------
+
+    def _schedule(self, moment: float, event: str) -> None:
+        heapq.heappush(self._events, (moment, next(self._sequence), event))
+
+    def _apply(self, moment: float, event: str) -> None:
+        kind, _, argument = event.partition(":")
+        if kind == "phase":
+            if argument == "Downloading":
+                self.training_start = moment
+            self._enter(argument, moment)
+        elif kind == "complete":
+            self.status = "Completed"
+            self.training_end = moment
+            self._enter("Completed", moment)
+            keep_alive = (self.request.get("ResourceConfig") or {}).get("KeepAlivePeriodInSeconds")
+            if keep_alive:
+                self.warm_pool = {"Status": "Available"}
+                self._schedule(moment + keep_alive, "warm-pool-terminated")
+        elif kind == "max-runtime":
+            if self.status == "InProgress":
+                self._begin_stopping(moment, final_secondary="MaxRuntimeExceeded")
+        elif kind == "stopped":
+            self.status = "Stopped"
+            self.training_end = moment
+            self._enter(argument, moment)
+        elif kind == "warm-pool-terminated":
+            self.warm_pool = {
+                "Status": "Terminated",
+                "ResourceRetainedBillableTimeInSeconds": int(
+                    (self.request.get("ResourceConfig") or {}).get("KeepAlivePeriodInSeconds", 0)
+                ),
+            }
+            self.last_modified = moment
+
+    def _begin_stopping(self, moment: float, final_secondary: str) -> None:
+        self._events.clear()
+        self.status = "Stopping"
+        self._enter("Stopping", moment)
+        self._schedule(moment + self.durations["Stopping"], f"stopped:{final_secondary}")
+
+    def _enter(self, secondary: str, moment: float, message: str | None = None) -> None:
+        if self.transitions:
+            self.transitions[-1]["EndTime"] = moment
+        self.transitions.append(
+            {
+                "Status": secondary,
+                "StartTime": moment,
+                "StatusMessage": message or _MESSAGES.get(secondary, secondary),
+            }
+        )
+        self.secondary = secondary
+        self.last_modified = moment
+
+
+class JobStore:
+    """All training jobs of one account, by region; every method is thread-safe."""
+
+    def __init__(self, clock: Clock, account_id: str, durations: dict[str, float]) -> None:
+        self.clock = clock
+        self.account_id = account_id
+        self.durations = dict(durations)
+        self._lock = threading.RLock()
+        self._jobs: dict[str, dict[str, TrainingJob]] = {}
+
+    def create(self, region: str, request: dict[str, Any]) -> TrainingJob:
+        name = request["TrainingJobName"]
+        with self._lock:
+            jobs = self._jobs.setdefault(region, {})
+            existing = jobs.get(name.lower())
+            if existing is not None:
+                raise SageMakerError(
+                    "ResourceInUse",
+                    "Training job names must be unique within an AWS account and region, "
+                    f"and a training job with this name already exists ({existing.arn})",
+                )
+            tags = {tag["Key"]: tag.get("Value", "") for tag in request.get("Tags") or []}
+            job = TrainingJob(
+                name=name,
+                arn=f"arn:aws:sagemaker:{region}:{self.account_id}:training-job/{name.lower()}",
+                request=request,
+                created=self.clock.now(),
+                durations=dict(self.durations),
+                tags=tags,
+            )
+            jobs[name.lower()] = job
+            return job
+
+    def get(self, region: str, name: str) -> TrainingJob:
+        with self._lock:
+            job = self._jobs.get(region, {}).get(name.lower())
+            if job is None:
+                raise not_found()
+            job.advance(self.clock.now())
+            return job
+
+    def by_arn(self, region: str, arn: str) -> TrainingJob:
+        with self._lock:
+            for job in self._jobs.get(region, {}).values():
+                if job.arn == arn:
+                    return job
+        raise not_found()
+
+    def all(self, region: str) -> list[TrainingJob]:
+        now = self.clock.now()
+        with self._lock:
+            jobs = list(self._jobs.get(region, {}).values())
+            for job in jobs:
+                job.advance(now)
+            return jobs
+
+    def stop(self, region: str, name: str) -> None:
+        with self._lock:
+            self.get(region, name).stop(self.clock.now())
+
+    def fail(self, region: str, name: str, reason: str) -> None:
+        with self._lock:
+            self.get(region, name).fail(self.clock.now(), reason)
+
+    def add_tags(self, region: str, arn: str, tags: list[dict[str, str]]) -> None:
+        with self._lock:
+            job = self.by_arn(region, arn)
+            merged = dict(job.tags)
+            merged.update({tag["Key"]: tag.get("Value", "") for tag in tags})
+            if len(merged) > MAX_TAGS:
+                raise SageMakerError(
+                    "ValidationException",
+                    f"The resource {arn} would have {len(merged)} tags; the limit is {MAX_TAGS}.",
+                )
+            job.tags = merged
+
+    def delete_tags(self, region: str, arn: str, keys: list[str]) -> None:
+        with self._lock:
+            job = self.by_arn(region, arn)
+            job.tags = {key: value for key, value in job.tags.items() if key not in keys}
+
+    def tags(self, region: str, arn: str) -> dict[str, str]:
+        with self._lock:
+            return dict(self.by_arn(region, arn).tags)
+
+    def set_durations(self, durations: dict[str, float]) -> None:
+        """Phase lengths for jobs created from now on."""
+        with self._lock:
+            self.durations = dict(durations)
+
+    def count(self) -> int:
+        with self._lock:
+            return sum(len(jobs) for jobs in self._jobs.values())
+
+    def clear(self) -> None:
+        with self._lock:
+            self._jobs.clear()

@@ -1,0 +1,151 @@
+"""The SageMaker operations the emulator serves: validated request in, shaped answer out."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from typing import Any
+
+from botocore.model import StructureShape
+
+from sagemaker_operator.testing.emulator import servicemodel
+from sagemaker_operator.testing.emulator.jobs import JobStore, SageMakerError, TrainingJob
+
+Operation = Callable[[JobStore, str, dict[str, Any]], dict[str, Any]]
+
+_DEFAULT_PAGE_SIZE = 10
+_MAX_ERRORS_IN_MESSAGE = 10
+
+
+def call(store: JobStore, region: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Validate ``params`` against the model, run ``operation``, shape its answer."""
+    handler = OPERATIONS.get(operation)
+    if handler is None:
+        raise SageMakerError(
+            "UnknownOperationException",
+            f"The emulator does not implement SageMaker.{operation}"
+            if operation in servicemodel.operation_names()
+            else f"Unknown operation SageMaker.{operation}",
+        )
+    problems = servicemodel.validate_request(operation, params)
+    if problems:
+        shown = problems[:_MAX_ERRORS_IN_MESSAGE]
+        count = len(problems)
+        raise SageMakerError(
+            "ValidationException",
+            f"{count} validation error{'s' if count > 1 else ''} detected: " + "; ".join(shown),
+        )
+    answer = handler(store, region, params)
+    output = servicemodel.operation_model(operation).output_shape
+    return servicemodel.conform(output, answer) if output is not None else {}
+
+
+def create_training_job(store: JobStore, region: str, params: dict[str, Any]) -> dict[str, Any]:
+    job = store.create(region, params)
+    return {"TrainingJobArn": job.arn}
+
+
+def describe_training_job(store: JobStore, region: str, params: dict[str, Any]) -> dict[str, Any]:
+    return store.get(region, params["TrainingJobName"]).describe()
+
+
+def stop_training_job(store: JobStore, region: str, params: dict[str, Any]) -> dict[str, Any]:
+    store.stop(region, params["TrainingJobName"])
+    return {}
+
+
+def list_training_jobs(store: JobStore, region: str, params: dict[str, Any]) -> dict[str, Any]:
+    jobs = [job for job in store.all(region) if _matches(job, params)]
+    sort_by = params.get("SortBy", "CreationTime")
+    key: Callable[[TrainingJob], Any] = {
+        "Name": lambda job: job.name,
+        "CreationTime": lambda job: job.created,
+        "Status": lambda job: job.status,
+    }[sort_by]
+    jobs.sort(
+        key=lambda job: (key(job), job.name),
+        reverse=params.get("SortOrder", "Ascending") == "Descending",
+    )
+    offset = _read_token(params.get("NextToken"))
+    size = params.get("MaxResults", _DEFAULT_PAGE_SIZE)
+    page = jobs[offset : offset + size]
+    summary = servicemodel.service_model().shape_for("TrainingJobSummary")
+    assert isinstance(summary, StructureShape)
+    answer: dict[str, Any] = {
+        "TrainingJobSummaries": [servicemodel.conform(summary, job.describe()) for job in page]
+    }
+    if offset + size < len(jobs):
+        answer["NextToken"] = _make_token(offset + size)
+    return answer
+
+
+def add_tags(store: JobStore, region: str, params: dict[str, Any]) -> dict[str, Any]:
+    store.add_tags(region, params["ResourceArn"], params["Tags"])
+    return {"Tags": params["Tags"]}
+
+
+def list_tags(store: JobStore, region: str, params: dict[str, Any]) -> dict[str, Any]:
+    tags = [
+        {"Key": key, "Value": value}
+        for key, value in sorted(store.tags(region, params["ResourceArn"]).items())
+    ]
+    offset = _read_token(params.get("NextToken"))
+    size = params.get("MaxResults", 50)
+    answer: dict[str, Any] = {"Tags": tags[offset : offset + size]}
+    if offset + size < len(tags):
+        answer["NextToken"] = _make_token(offset + size)
+    return answer
+
+
+def delete_tags(store: JobStore, region: str, params: dict[str, Any]) -> dict[str, Any]:
+    store.delete_tags(region, params["ResourceArn"], params["TagKeys"])
+    return {}
+
+
+OPERATIONS: dict[str, Operation] = {
+    "CreateTrainingJob": create_training_job,
+    "DescribeTrainingJob": describe_training_job,
+    "ListTrainingJobs": list_training_jobs,
+    "StopTrainingJob": stop_training_job,
+    "AddTags": add_tags,
+    "ListTags": list_tags,
+    "DeleteTags": delete_tags,
+}
+
+
+def _matches(job: TrainingJob, params: dict[str, Any]) -> bool:
+    checks: list[tuple[str, Callable[[Any], bool]]] = [
+        ("CreationTimeAfter", lambda value: job.created > float(value)),
+        ("CreationTimeBefore", lambda value: job.created < float(value)),
+        ("LastModifiedTimeAfter", lambda value: job.last_modified > float(value)),
+        ("LastModifiedTimeBefore", lambda value: job.last_modified < float(value)),
+        ("NameContains", lambda value: value.lower() in job.name.lower()),
+        ("StatusEquals", lambda value: job.status == value),
+        (
+            "WarmPoolStatusEquals",
+            lambda value: job.warm_pool is not None and job.warm_pool.get("Status") == value,
+        ),
+        (
+            "TrainingPlanArnEquals",
+            lambda value: (job.request.get("ResourceConfig") or {}).get("TrainingPlanArn") == value,
+        ),
+    ]
+    return all(check(params[name]) for name, check in checks if name in params)
+
+
+def _make_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def _read_token(token: str | None) -> int:
+    if token is None:
+        return 0
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+    except (ValueError, KeyError, TypeError, binascii.Error) as error:
+        raise SageMakerError("ValidationException", "Invalid pagination token.") from error
+    if not isinstance(offset, int) or offset < 0:
+        raise SageMakerError("ValidationException", "Invalid pagination token.")
+    return offset

@@ -1,0 +1,196 @@
+"""SageMaker's botocore service model: request validation and response shaping.
+
+AWS validates every request on the server. botocore's client-side ``ParamValidator``
+checks required members, types, unknown members and minimums; it deliberately leaves
+``max``, ``maxLength``, ``maxItems``, ``enum`` and ``pattern`` to the service. The
+emulator checks both, so a request it accepts is one SageMaker would accept.
+
+Patterns in the model are Java regular expressions that SageMaker applies to the whole
+value (its errors print them anchored, ``^…``), so we use full-match semantics. They use
+``\\p{L}``, ``\\p{Alnum}`` and look-behind, which the standard ``re`` module lacks; the
+``regex`` module supports all of them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import botocore.session
+import regex
+from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
+from botocore.validate import ParamValidator
+
+_SERVICE = "sagemaker"
+_MAX_VALUE_IN_MESSAGE = 100
+
+
+@dataclass(frozen=True)
+class ConstraintViolation:
+    """One broken constraint, with the member path as AWS prints it.
+
+    Paths are lower camel case with list items numbered from one, as in AWS's messages:
+    ``resourceConfig.instanceType``, ``inputDataConfig.1.member.channelName``.
+    """
+
+    path: str
+    constraint: str
+    value: Any
+
+    def __str__(self) -> str:
+        return (
+            f"Value {_render(self.value)} at '{self.path}' failed to satisfy constraint: "
+            f"{self.constraint}"
+        )
+
+
+@functools.cache
+def service_model(service: str = _SERVICE) -> ServiceModel:
+    return botocore.session.get_session().get_service_model(service)
+
+
+def operation_model(name: str) -> OperationModel:
+    return service_model().operation_model(name)
+
+
+def operation_names() -> frozenset[str]:
+    return frozenset(service_model().operation_names)
+
+
+def validate_request(operation: str, params: Mapping[str, Any]) -> list[str]:
+    """Every reason SageMaker would refuse ``params`` for ``operation``; empty when valid."""
+    shape = operation_model(operation).input_shape
+    if shape is None:
+        return [] if not params else [f"{operation} takes no parameters"]
+    report = ParamValidator().validate(dict(params), shape)
+    problems: list[str] = []
+    if report.has_errors():
+        # generate_report() lists one problem a line and names the member, e.g.
+        # 'Missing required parameter in input: "RoleArn"'.
+        problems.extend(
+            line.strip() for line in report.generate_report().splitlines() if line.strip()
+        )
+    problems.extend(str(violation) for violation in _service_constraints(shape, params, ""))
+    return problems
+
+
+Violations = list[ConstraintViolation]
+
+
+def _service_constraints(shape: Shape, value: Any, path: str) -> Violations:
+    """The constraints botocore leaves to the service, walked over a value of ``shape``.
+
+    Values of the wrong type are skipped: ParamValidator already reported them.
+    """
+    if isinstance(shape, StructureShape):
+        return _structure_constraints(shape, value, path)
+    if isinstance(shape, ListShape | MapShape):
+        return _collection_constraints(shape, value, path)
+    if shape.type_name == "string" and isinstance(value, str):
+        return _string_constraints(shape, value, path)
+    if shape.type_name in {"integer", "long", "float", "double"} and _is_number(value):
+        limit = shape.metadata.get("max")
+        if limit is not None and value > limit:
+            return [ConstraintViolation(
+                path, f"Member must have value less than or equal to {limit}", value
+            )]  # fmt: skip
+    return []
+
+
+def _structure_constraints(shape: StructureShape, value: Any, path: str) -> Violations:
+    if not isinstance(value, Mapping):
+        return []
+    found: Violations = []
+    for name, member in shape.members.items():
+        if value.get(name) is not None:
+            found += _service_constraints(member, value[name], _join(path, name))
+    return found
+
+
+def _collection_constraints(shape: ListShape | MapShape, value: Any, path: str) -> Violations:
+    found = _length_constraint(shape, value, path)
+    if isinstance(shape, ListShape) and isinstance(value, list):
+        for index, item in enumerate(value, start=1):
+            found += _service_constraints(shape.member, item, f"{path}.{index}.member")
+    elif isinstance(shape, MapShape) and isinstance(value, Mapping):
+        for key, item in value.items():
+            found += _service_constraints(shape.key, key, f"{path}.key")
+            found += _service_constraints(shape.value, item, f"{path}.value")
+    return found
+
+
+def _string_constraints(shape: Shape, value: str, path: str) -> Violations:
+    found = _length_constraint(shape, value, path)
+    enum: list[str] = shape.metadata.get("enum", [])
+    if enum and value not in enum:
+        found.append(ConstraintViolation(
+            path, f"Member must satisfy enum value set: [{', '.join(enum)}]", value
+        ))  # fmt: skip
+    pattern = shape.metadata.get("pattern")
+    if pattern is not None and compiled_pattern(pattern).fullmatch(value) is None:
+        found.append(ConstraintViolation(
+            path, f"Member must satisfy regular expression pattern: ^{pattern.lstrip('^')}", value
+        ))  # fmt: skip
+    return found
+
+
+def _length_constraint(shape: Shape, value: Any, path: str) -> Violations:
+    limit = shape.metadata.get("max")
+    if isinstance(value, str | list | Mapping) and limit is not None and len(value) > limit:
+        return [ConstraintViolation(
+            path, f"Member must have length less than or equal to {limit}", value
+        )]  # fmt: skip
+    return []
+
+
+@functools.cache
+def compiled_pattern(pattern: str) -> regex.Pattern[str]:
+    return regex.compile(pattern)
+
+
+def conform(shape: StructureShape, value: Mapping[str, Any]) -> dict[str, Any]:
+    """Keep the members of ``value`` that ``shape`` declares, recursively, as JSON values.
+
+    Used to build responses (a TrainingJobSummary is a Describe answer cut to the
+    summary's members) and guarantees the emulator never answers a member the model
+    does not have. Timestamps become epoch seconds, as the JSON protocol sends them.
+    """
+    result = _conform(shape, value)
+    assert isinstance(result, dict)
+    return result
+
+
+def _conform(shape: Shape, value: Any) -> Any:
+    if isinstance(shape, StructureShape):
+        return {
+            name: _conform(member, value[name])
+            for name, member in shape.members.items()
+            if name in value and value[name] is not None
+        }
+    if isinstance(shape, ListShape):
+        return [_conform(shape.member, item) for item in value]
+    if isinstance(shape, MapShape):
+        return {key: _conform(shape.value, item) for key, item in value.items()}
+    if shape.type_name == "timestamp" and isinstance(value, datetime.datetime):
+        return value.timestamp()
+    return value
+
+
+def _join(path: str, member: str) -> str:
+    # AWS prints member paths in lower camel case: 'resourceConfig.instanceType'.
+    name = member[:1].lower() + member[1:]
+    return f"{path}.{name}" if path else name
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _render(value: Any) -> str:
+    text = repr(value) if not isinstance(value, str) else f"'{value}'"
+    if len(text) > _MAX_VALUE_IN_MESSAGE:
+        text = text[: _MAX_VALUE_IN_MESSAGE - 3] + "..."
+    return text

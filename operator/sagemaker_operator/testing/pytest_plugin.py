@@ -1,0 +1,97 @@
+"""pytest fixtures for the local test platform.
+
+Enable them in a ``conftest.py``::
+
+    pytest_plugins = ["sagemaker_operator.testing.pytest_plugin"]
+
+``kube_cluster`` (session) is a real control plane started on loopback, or, with
+``--kubeconfig PATH`` or ``SAGEMAKER_OPERATOR_TEST_KUBECONFIG=PATH``, an existing cluster
+such as kind. ``namespace`` is a fresh namespace per test. ``emulator`` is a fresh
+SageMaker emulator per test, and ``sagemaker`` a boto3 client for it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from botocore.config import Config
+
+from sagemaker_operator.testing.binaries import ensure_binaries
+from sagemaker_operator.testing.controlplane import KubeCluster, LocalControlPlane
+from sagemaker_operator.testing.emulator import Emulator
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
+
+KUBECONFIG_ENV = "SAGEMAKER_OPERATOR_TEST_KUBECONFIG"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("sagemaker-operator")
+    group.addoption(
+        "--kubeconfig",
+        default=os.environ.get(KUBECONFIG_ENV) or None,
+        help="run cluster tests against the cluster of this kubeconfig (e.g. kind) instead of "
+        f"starting a local control plane; also settable as {KUBECONFIG_ENV}",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "cluster: needs a Kubernetes API server")
+    config.addinivalue_line(
+        "markers", "local_only: needs the local control plane itself, not an existing cluster"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--kubeconfig"):
+        return
+    skip = pytest.mark.skip(reason="needs the local control plane; --kubeconfig was given")
+    for item in items:
+        if "local_only" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def kube_cluster(request: pytest.FixtureRequest) -> Iterator[KubeCluster]:
+    """A Kubernetes API server for the whole test session."""
+    kubeconfig = request.config.getoption("--kubeconfig")
+    if kubeconfig:
+        kubectl = shutil.which("kubectl")
+        yield KubeCluster(
+            Path(kubeconfig).expanduser().resolve(),
+            Path(kubectl) if kubectl else ensure_binaries().kubectl,
+        )
+        return
+    with LocalControlPlane() as control_plane:
+        yield control_plane.cluster
+
+
+@pytest.fixture
+def namespace(kube_cluster: KubeCluster) -> Iterator[str]:
+    """A new namespace for one test, deleted afterwards (without waiting)."""
+    name = f"test-{uuid.uuid4().hex[:10]}"
+    kube_cluster.kubectl("create", "namespace", name)
+    yield name
+    kube_cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    """A fresh SageMaker emulator (fast profile) on a free loopback port."""
+    with Emulator(profile="fast") as running:
+        yield running
+
+
+@pytest.fixture
+def sagemaker(emulator: Emulator) -> SageMakerClient:
+    """A real boto3 SageMaker client for the emulator, with botocore's standard retries."""
+    return emulator.sagemaker_client(
+        config=Config(retries={"mode": "standard", "total_max_attempts": 4})
+    )
