@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import fcntl
 import json
+import logging
 import os
 import re
 import shutil
@@ -26,6 +27,8 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+logger = logging.getLogger(__name__)
 
 KUBERNETES_VERSION = "v1.37.2"
 # The newest v3.6.x that builds with the Go toolchain we document (checked 2026-11-28).
@@ -94,8 +97,13 @@ def ensure_binaries(
 
     go = find_go()
     if not (_is_executable(cached.kube_apiserver) and _is_executable(cached.kubectl)):
+        logger.info(
+            "building kube-apiserver and kubectl %s from source into %s "
+            "(about 10 minutes on 2 cores; once per version)", kubernetes_version, k8s
+        )  # fmt: skip
         build_kubernetes(go, kubernetes_version, k8s)
     if not _is_executable(cached.etcd):
+        logger.info("building etcd %s from source into %s (a few minutes)", etcd_version, etcd)
         build_etcd(go, etcd_version, etcd)
     return dataclasses.replace(cached, source="build")
 
