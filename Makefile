@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: venv binaries lint format test demo bench-emulator clean
+.PHONY: venv binaries generate lint format test demo bench-emulator clean
 
 venv: $(INSTALLED)
 
@@ -20,6 +20,10 @@ $(INSTALLED): pyproject.toml
 # on 2 cores), then reuses them from ~/.cache/sagemaker-operator.
 binaries: venv
 	$(BIN)/sagemaker-operator cluster build
+
+# The CRD and the pydantic models come from botocore's SageMaker model (pinned in pyproject).
+generate: venv
+	$(BIN)/sagemaker-operator generate
 
 lint: venv
 	$(BIN)/ruff check .

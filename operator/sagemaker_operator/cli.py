@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sagemaker_operator import __version__
+from sagemaker_operator import __version__, codegen
 from sagemaker_operator.demo import run_demo
 from sagemaker_operator.testing.binaries import BinariesError, ensure_binaries
 from sagemaker_operator.testing.controlplane import ControlPlaneError, LocalControlPlane
@@ -81,6 +81,20 @@ def _parser() -> argparse.ArgumentParser:
             action.add_argument("--apiserver-port", type=int, help="default: a free port")
             action.add_argument("--etcd-port", type=int, help="default: a free port")
         action.set_defaults(run=run)
+
+    generate = commands.add_parser(
+        "generate", help="regenerate the CRD and the pydantic models from botocore's model"
+    )
+    generate.add_argument(
+        "--root",
+        type=Path,
+        default=Path(),
+        help="the repository root (default: the current folder)",
+    )
+    generate.add_argument(
+        "--check", action="store_true", help="write nothing; fail if the committed files are stale"
+    )
+    generate.set_defaults(run=_generate)
 
     demo = commands.add_parser(
         "demo", help="start the control plane and the emulator and show them working"
@@ -193,6 +207,24 @@ def _emulator(arguments: argparse.Namespace) -> int:
         emulator.refuse_connections(arguments.refuse_connections_for)
     _wait_for_termination()
     emulator.stop()
+    return 0
+
+
+def _generate(arguments: argparse.Namespace) -> int:
+    root: Path = arguments.root
+    if arguments.check:
+        stale = codegen.stale_files(root)
+        for path in stale:
+            print(f"{path} differs from a fresh generation: run `make generate`", file=sys.stderr)
+        return 1 if stale else 0
+    generated = codegen.write(root)
+    for path in generated.files:
+        print(f"wrote {path}")
+    stats = generated.stats
+    print(
+        f"{sum(stats.constraints.values())} schema constraints, {stats.cel_rules} CEL rules, "
+        f"{len(stats.operator_checks)} checks left to the operator"
+    )
     return 0
 
 

@@ -1,0 +1,1 @@
+"""The TrainingJob API: the Kubernetes resource's spec and status as typed models."""
