@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
@@ -38,12 +39,25 @@ def ensure_port_free(port: int, host: str = "127.0.0.1", *, what: str) -> None:
             ) from error
 
 
+def _load_prctl() -> Callable[[int, int], int] | None:
+    try:
+        prctl: Callable[[int, int], int] = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux: children outlive a killed parent
+        return None
+    return prctl
+
+
+# Looked up here, in the parent: between fork and exec the child may only make plain
+# calls (a dlopen there could deadlock on a lock another thread held at fork time).
+_PRCTL = _load_prctl()
+
+
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
     # Linux kills the child when the thread that started it exits, so a crashed or
     # SIGKILLed test run leaves no etcd or kube-apiserver behind. SIGKILL, not SIGTERM:
     # with the parent gone there is nobody to shut down gracefully for.
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def spawn(
