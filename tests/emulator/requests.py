@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "reference" / "corpus"
+# Real-world requests from public projects (see SOURCES.md there), kept in the repository
+# so the tests need nothing beside it.
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus"
 
 
 def minimal(name: str = "job-1") -> dict[str, Any]:
@@ -50,6 +52,6 @@ def typical(name: str = "job-1", **overrides: Any) -> dict[str, Any]:
 
 
 def corpus(kind: str) -> list[tuple[str, dict[str, Any]]]:
-    """The real-world requests in shared/reference/corpus/<kind>/, by file name."""
+    """The real-world requests in tests/data/corpus/<kind>/, by file name."""
     folder = CORPUS / kind
     return [(path.name, json.loads(path.read_text())) for path in sorted(folder.glob("*.json"))]
