@@ -1,0 +1,1 @@
+"""The AWS side: SageMaker requests, their validation, and what its errors mean."""

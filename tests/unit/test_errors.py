@@ -1,0 +1,77 @@
+"""AWS errors are classified as botocore's standard retry mode would: retry or stop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import (
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
+
+from sagemaker_operator.aws.errors import Disposition, classify
+
+
+def client_error(code: str, status: int, message: str = "m") -> ClientError:
+    response: Any = {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+    return ClientError(response, "CreateTrainingJob")
+
+
+@pytest.mark.parametrize(("code", "status"), [
+    ("ThrottlingException", 400),
+    ("Throttling", 400),
+    ("TooManyRequestsException", 400),
+    ("SomethingNew", 429),
+    ("InternalFailure", 500),
+    ("ServiceUnavailable", 503),
+    ("RequestTimeout", 408),
+])  # fmt: skip
+def test_throttling_server_errors_and_timeouts_are_retried(code: str, status: int) -> None:
+    error = classify(client_error(code, status))
+    assert error.disposition is Disposition.RETRY
+    assert error.code == code
+
+
+@pytest.mark.parametrize(("code", "status"), [
+    ("ValidationException", 400),
+    ("AccessDeniedException", 400),
+    ("ResourceLimitExceeded", 400),
+    ("ResourceInUse", 400),
+    ("ResourceNotFound", 400),
+    ("SomeFutureClientError", 400),
+])  # fmt: skip
+def test_client_errors_are_terminal(code: str, status: int) -> None:
+    error = classify(client_error(code, status, "the reason"))
+    assert error.disposition is Disposition.TERMINAL
+    assert not error.retryable
+    assert str(error) == f"{code}: the reason"
+    assert error.http_status == status
+
+
+@pytest.mark.parametrize("exception", [
+    EndpointConnectionError(endpoint_url="https://api.sagemaker.us-east-1.amazonaws.com"),
+    ConnectTimeoutError(endpoint_url="https://api.sagemaker.us-east-1.amazonaws.com"),
+    ReadTimeoutError(endpoint_url="https://api.sagemaker.us-east-1.amazonaws.com"),
+])  # fmt: skip
+def test_connection_errors_are_retried(exception: Exception) -> None:
+    error = classify(exception)
+    assert error.retryable
+    assert error.code == type(exception).__name__
+
+
+def test_missing_credentials_are_terminal() -> None:
+    error = classify(NoCredentialsError())
+    assert error.disposition is Disposition.TERMINAL
+    assert error.code == "NoCredentialsError"
+
+
+def test_other_exceptions_are_not_aws_errors() -> None:
+    with pytest.raises(TypeError, match="not an AWS error"):
+        classify(ValueError("boom"))
