@@ -14,8 +14,8 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
+from sagemaker_operator.aws import servicemodel
 from sagemaker_operator.testing import Emulator, EmulatorControl, wait_until
-from sagemaker_operator.testing.emulator import servicemodel
 from sagemaker_operator.testing.emulator.control import EmulatorControlError
 from tests.emulator import wire
 from tests.emulator.requests import typical

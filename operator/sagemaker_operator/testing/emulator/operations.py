@@ -10,7 +10,7 @@ from typing import Any
 
 from botocore.model import StructureShape
 
-from sagemaker_operator.testing.emulator import servicemodel
+from sagemaker_operator.aws import servicemodel
 from sagemaker_operator.testing.emulator.jobs import JobStore, SageMakerError, TrainingJob
 
 Operation = Callable[[JobStore, str, dict[str, Any]], dict[str, Any]]

@@ -1,6 +1,8 @@
 """SageMaker's botocore service model: request validation and response shaping.
 
-AWS validates every request on the server. botocore's client-side ``ParamValidator``
+Used on both sides of the wire: the operator checks the exact request before it calls
+SageMaker, and the emulator refuses what SageMaker would. AWS validates every request
+on the server. botocore's client-side ``ParamValidator``
 checks required members, types, unknown members and minimums; it deliberately leaves
 ``max``, ``maxLength``, ``maxItems``, ``enum`` and ``pattern`` to the service. The
 emulator checks both, so a request it accepts is one SageMaker would accept.
