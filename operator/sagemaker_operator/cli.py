@@ -15,8 +15,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from sagemaker_operator import __version__, codegen
+from sagemaker_operator.controller import operator
 from sagemaker_operator.demo import run_demo
+from sagemaker_operator.settings import OperatorSettings
 from sagemaker_operator.testing.binaries import BinariesError, ensure_binaries
 from sagemaker_operator.testing.controlplane import ControlPlaneError, LocalControlPlane
 from sagemaker_operator.testing.emulator import (
@@ -81,6 +85,22 @@ def _parser() -> argparse.ArgumentParser:
             action.add_argument("--apiserver-port", type=int, help="default: a free port")
             action.add_argument("--etcd-port", type=int, help="default: a free port")
         action.set_defaults(run=run)
+
+    operate = commands.add_parser(
+        "run", help="run the operator (settings also from SAGEMAKER_OPERATOR_* variables)"
+    )
+    operate.add_argument("--region", help="default region for jobs without spec.region")
+    operate.add_argument("--endpoint-url", help="SageMaker endpoint (default: boto3's)")
+    operate.add_argument(
+        "--namespace",
+        action="append",
+        dest="namespaces",
+        help="a namespace to watch (repeatable; default: all)",
+    )
+    operate.add_argument("--poll-interval", type=float, help="seconds between status polls")
+    operate.add_argument("--deletion-policy", choices=["delete", "retain"])
+    operate.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    operate.set_defaults(run=_run_operator)
 
     generate = commands.add_parser(
         "generate", help="regenerate the CRD and the pydantic models from botocore's model"
@@ -207,6 +227,21 @@ def _emulator(arguments: argparse.Namespace) -> int:
         emulator.refuse_connections(arguments.refuse_connections_for)
     _wait_for_termination()
     emulator.stop()
+    return 0
+
+
+def _run_operator(arguments: argparse.Namespace) -> int:
+    flags = {
+        name: getattr(arguments, name)
+        for name in ("region", "endpoint_url", "namespaces", "poll_interval",
+                     "deletion_policy", "log_level")
+        if getattr(arguments, name) is not None
+    }  # fmt: skip
+    try:
+        operator.run(OperatorSettings(**flags))
+    except (ValidationError, operator.ConfigurationError) as error:
+        print(f"sagemaker-operator run: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -32,17 +32,12 @@ from typing import Any
 
 from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
 
+from sagemaker_operator.api import GROUP, KIND, PLURAL, RESERVED_TAG_PREFIX, SINGULAR, VERSION
 from sagemaker_operator.codegen import patterns
 from sagemaker_operator.codegen.docs import describe
 
-GROUP = "sagemaker-operator.dev"
-VERSION = "v1alpha1"
-KIND = "TrainingJob"
-PLURAL = "trainingjobs"
-SINGULAR = "trainingjob"
 SHORT_NAMES = ["smtj"]
 CATEGORIES = ["sagemaker"]
-RESERVED_TAG_PREFIX = f"{GROUP}/"
 
 TRAINING_JOB_NAME = "^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
 INSTANCE_TYPE_PATTERN = r"^ml\.[a-z0-9-]+\.[a-z0-9]+$"

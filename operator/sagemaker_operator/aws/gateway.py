@@ -1,0 +1,145 @@
+"""SageMaker, as the controller calls it: async, rate-limited, retried by botocore.
+
+boto3 is blocking, so each call runs in a bounded thread pool. Each (region, operation)
+has its own client-side rate limiter (aiolimiter), because SageMaker's quotas are per
+account, region and operation; botocore's standard retry mode retries throttling, 5xx
+and connection errors with exponential backoff and jitter. Credentials, region and
+endpoint come from boto3's usual chain (AWS_REGION, AWS_PROFILE, IRSA's web identity,
+AWS_ENDPOINT_URL_SAGEMAKER, …); ``endpoint_url`` only overrides the endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import functools
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import boto3
+from aiolimiter import AsyncLimiter
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Calls per second per region, for each operation. Defaults stay well under AWS's quotas."""
+
+    create: float = 2.0
+    describe: float = 5.0
+    list: float = 2.0
+    stop: float = 2.0
+    tags: float = 5.0
+
+
+class SageMakerGateway:
+    def __init__(
+        self,
+        *,
+        endpoint_url: str | None = None,
+        limits: RateLimits | None = None,
+        max_attempts: int = 5,
+        workers: int = 16,
+    ) -> None:
+        self.endpoint_url = endpoint_url
+        self.limits = limits or RateLimits()
+        self._config = Config(
+            retries={"mode": "standard", "total_max_attempts": max_attempts},
+            max_pool_connections=workers,
+        )
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sagemaker")
+        self._clients: dict[str, SageMakerClient] = {}
+        self._clients_lock = threading.Lock()
+        self._limiters: dict[tuple[str, str], AsyncLimiter] = {}
+
+    def default_region(self) -> str | None:
+        # botocore reads AWS_DEFAULT_REGION and the profile; AWS_REGION is what the other
+        # SDKs (and EKS) set, so it counts too.
+        return boto3.session.Session().region_name or os.environ.get("AWS_REGION") or None
+
+    async def create_training_job(self, region: str, request: dict[str, Any]) -> str:
+        answer = await self._call(region, "create", lambda client: client.create_training_job(
+            **request))  # fmt: skip
+        return answer["TrainingJobArn"]
+
+    async def describe_training_job(self, region: str, name: str) -> dict[str, Any]:
+        answer = await self._call(region, "describe", lambda client: client.describe_training_job(
+            TrainingJobName=name))  # fmt: skip
+        return dict(answer)
+
+    async def stop_training_job(self, region: str, name: str) -> None:
+        await self._call(region, "stop", lambda client: client.stop_training_job(
+            TrainingJobName=name))  # fmt: skip
+
+    async def list_tags(self, region: str, arn: str) -> list[dict[str, str]]:
+        answer = await self._call(region, "tags", lambda client: client.list_tags(
+            ResourceArn=arn, MaxResults=100))  # fmt: skip
+        return [{"Key": tag["Key"], "Value": tag.get("Value", "")} for tag in answer["Tags"]]
+
+    async def jobs_modified_after(
+        self, region: str, moment: datetime.datetime
+    ) -> list[dict[str, Any]]:
+        """Summaries of every job of the region modified after ``moment``, all pages."""
+        summaries: list[dict[str, Any]] = []
+        parameters: dict[str, Any] = {
+            "LastModifiedTimeAfter": moment,
+            "MaxResults": 100,
+            "SortBy": "CreationTime",
+            "SortOrder": "Ascending",
+        }
+        while True:
+            # Each page is a call of its own, rate-limited as such.
+            answer = await self._call(
+                region, "list",
+                functools.partial(_list_training_jobs, parameters=dict(parameters)),
+            )  # fmt: skip
+            summaries += [dict(summary) for summary in answer["TrainingJobSummaries"]]
+            if not answer.get("NextToken"):
+                return summaries
+            parameters["NextToken"] = answer["NextToken"]
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _call(self, region: str, operation: str, call: Callable[[SageMakerClient], T]) -> T:
+        async with self._limiter(region, operation):
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(
+                self._executor, functools.partial(call, self._client(region))
+            )
+
+    def _limiter(self, region: str, operation: str) -> AsyncLimiter:
+        key = (region, operation)
+        if key not in self._limiters:
+            rate: float = getattr(self.limits, operation)
+            # At most one second's worth of calls in a burst; a rate below 1/s is one call
+            # per 1/rate seconds (a bucket must hold at least one call).
+            self._limiters[key] = (
+                AsyncLimiter(rate, 1.0) if rate >= 1 else AsyncLimiter(1, 1.0 / rate)
+            )
+        return self._limiters[key]
+
+    def _client(self, region: str) -> SageMakerClient:
+        with self._clients_lock:
+            client = self._clients.get(region)
+            if client is None:
+                # A session per client: boto3 sessions are not thread-safe, clients are.
+                client = boto3.session.Session().client(
+                    "sagemaker", region_name=region, endpoint_url=self.endpoint_url,
+                    config=self._config,
+                )  # fmt: skip
+                self._clients[region] = client
+            return client
+
+
+def _list_training_jobs(client: SageMakerClient, parameters: dict[str, Any]) -> Any:
+    return client.list_training_jobs(**parameters)

@@ -1,0 +1,52 @@
+"""Delete: stop the job, and keep the resource until it has stopped, unless told to retain it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sagemaker_operator.api import GROUP
+from sagemaker_operator.aws.errors import classify
+from sagemaker_operator.controller.runtime import ResourceRef, Runtime
+from sagemaker_operator.status.conditions import END_STATES
+
+DELETION_POLICY_ANNOTATION = f"{GROUP}/deletion-policy"
+STOP_CHECK_DELAY = 10.0  # seconds between checks while SageMaker stops the job
+
+
+def deletion_policy(runtime: Runtime, annotations: Mapping[str, str]) -> str:
+    return annotations.get(DELETION_POLICY_ANNOTATION) or runtime.settings.deletion_policy
+
+
+async def delete_job(
+    runtime: Runtime, ref: ResourceRef, status: Mapping[str, Any], annotations: Mapping[str, str]
+) -> None:
+    """Return when the resource may go; raise kopf.TemporaryError to be called again."""
+    runtime.last_error.pop(ref.uid, None)
+    if not status.get("trainingJobArn") or status.get("trainingJobStatus") in END_STATES:
+        return
+    region, name = str(status["region"]), str(status["trainingJobName"])
+    if deletion_policy(runtime, annotations) == "retain":
+        await runtime.event(ref, "Retained", f"training job {name} in {region} left running")
+        return
+    try:
+        described = await runtime.gateway.describe_training_job(region, name)
+        job_status = described["TrainingJobStatus"]
+        if job_status == "InProgress":
+            await runtime.gateway.stop_training_job(region, name)
+            await runtime.event(ref, "Stopping", f"stopping training job {name} in {region}")
+        elif job_status in END_STATES:
+            return
+    except (ClientError, BotoCoreError) as error:
+        failure = classify(error)
+        if "not found" in failure.message:
+            return  # the job is gone: nothing to stop
+        if not failure.retryable and "is in status" not in failure.message:
+            # Not a reason to let the resource go while its job may still run: say so,
+            # and try again slowly. The retain annotation releases it.
+            await runtime.error_event(ref, failure.code, failure.message)
+            raise kopf.TemporaryError(str(failure), delay=6 * STOP_CHECK_DELAY) from error
+    raise kopf.TemporaryError(f"waiting for training job {name} to stop", delay=STOP_CHECK_DELAY)

@@ -1,0 +1,41 @@
+"""Start the operator: settings in, kopf running the handlers until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import kopf
+
+from sagemaker_operator.aws.gateway import RateLimits, SageMakerGateway
+from sagemaker_operator.controller import handlers
+from sagemaker_operator.controller.runtime import Runtime
+from sagemaker_operator.settings import OperatorSettings
+
+
+class ConfigurationError(RuntimeError):
+    pass
+
+
+def run(settings: OperatorSettings) -> None:
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    gateway = SageMakerGateway(
+        endpoint_url=settings.endpoint_url,
+        limits=RateLimits(create=settings.create_rate, describe=settings.describe_rate,
+                          list=settings.list_rate, stop=settings.stop_rate),
+    )  # fmt: skip
+    region = settings.region or gateway.default_region()
+    if not region:
+        raise ConfigurationError(
+            "no AWS region: set AWS_REGION (or SAGEMAKER_OPERATOR_REGION, or --region)"
+        )
+    runtime = Runtime(settings=settings, gateway=gateway, default_region=region)
+    assert handlers.RESOURCE  # importing the module registered the handlers with kopf
+    asyncio.run(kopf.operator(
+        standalone=True,
+        clusterwide=not settings.namespaces,
+        namespaces=settings.namespaces,
+        memo=kopf.Memo(runtime=runtime),
+    ))  # fmt: skip

@@ -1,0 +1,116 @@
+"""What every part of the controller shares while the operator runs, and its Kubernetes writes."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import kubernetes
+
+from sagemaker_operator.api import GROUP, KIND, PLURAL, VERSION
+from sagemaker_operator.api.trainingjob import Condition, Status
+from sagemaker_operator.aws.gateway import SageMakerGateway
+from sagemaker_operator.settings import OperatorSettings
+from sagemaker_operator.status.conditions import Verdict, conditions
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ResourceRef:
+    """A TrainingJob resource, as events and status patches address it."""
+
+    namespace: str
+    name: str
+    uid: str
+
+
+@dataclass
+class Runtime:
+    settings: OperatorSettings
+    gateway: SageMakerGateway
+    default_region: str
+    # The last AWS error event per resource: the same error retried is reported once.
+    last_error: dict[str, str] = field(default_factory=dict)
+    _custom_objects: Any = None
+    _core: Any = None
+
+    def custom_objects(self) -> Any:
+        self._login()
+        return self._custom_objects
+
+    def core(self) -> Any:
+        self._login()
+        return self._core
+
+    def _login(self) -> None:
+        if self._custom_objects is None:
+            # In-cluster, or KUBECONFIG / ~/.kube/config, as kopf itself logs in.
+            kubernetes.config.load_config()  # type: ignore[no-untyped-call]
+            self._custom_objects = kubernetes.client.CustomObjectsApi()
+            self._core = kubernetes.client.CoreV1Api()
+
+    async def patch_status(self, ref: ResourceRef, status: dict[str, Any]) -> None:
+        """Merge-patch the status subresource (outside kopf's handlers: the tracker)."""
+        api = self.custom_objects()
+        await asyncio.to_thread(
+            api.patch_namespaced_custom_object_status,
+            GROUP, VERSION, ref.namespace, PLURAL, ref.name, {"status": status},
+        )  # fmt: skip
+
+    async def event(
+        self, ref: ResourceRef, reason: str, message: str, *, warning: bool = False
+    ) -> None:
+        """Post a Kubernetes Event about the resource; a failure to post is only logged.
+
+        Posted with the Kubernetes client rather than kopf.event(), which works only inside
+        kopf's per-object tasks, while the tracker runs beside them.
+        """
+        now = datetime.datetime.now(datetime.UTC)
+        body = {
+            "metadata": {"generateName": f"{ref.name}.", "namespace": ref.namespace},
+            "involvedObject": {
+                "apiVersion": f"{GROUP}/{VERSION}", "kind": KIND,
+                "namespace": ref.namespace, "name": ref.name, "uid": ref.uid,
+            },
+            "reason": reason,
+            "message": message[:1024],
+            "type": "Warning" if warning else "Normal",
+            "source": {"component": "sagemaker-operator"},
+            "firstTimestamp": now.isoformat(),
+            "lastTimestamp": now.isoformat(),
+            "count": 1,
+        }  # fmt: skip
+        try:
+            await asyncio.to_thread(self.core().create_namespaced_event, ref.namespace, body)
+        except Exception:  # an event is information; never fail the work for it
+            logger.exception("could not post event %s for %s/%s", reason, ref.namespace, ref.name)
+
+    async def error_event(self, ref: ResourceRef, reason: str, message: str) -> None:
+        """A warning event, unless the same one was the last posted for this resource."""
+        text = f"{reason}: {message}"
+        if self.last_error.get(ref.uid) != text:
+            self.last_error[ref.uid] = text
+            await self.event(ref, reason, message, warning=True)
+
+
+def status_fields(
+    status: Status | None,
+    verdict: Verdict,
+    generation: int,
+    previous: Sequence[Mapping[str, Any]],
+    now: datetime.datetime | None = None,
+) -> dict[str, Any]:
+    """The status JSON to write: SageMaker's fields, conditions and observedGeneration."""
+    earlier = [Condition.model_validate(item) for item in previous]
+    moment = now or datetime.datetime.now(datetime.UTC)
+    fields = status.to_kubernetes() if status is not None else {}
+    fields["observedGeneration"] = generation
+    fields["conditions"] = [
+        condition.to_kubernetes() for condition in conditions(verdict, generation, earlier, moment)
+    ]
+    return fields

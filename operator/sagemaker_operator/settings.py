@@ -1,0 +1,40 @@
+"""The operator's settings, from flags and SAGEMAKER_OPERATOR_* environment variables.
+
+AWS's own variables (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_SAGEMAKER, IRSA's
+AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN, …) work as in any boto3 program; these
+settings only add to them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class OperatorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SAGEMAKER_OPERATOR_", extra="forbid")
+
+    region: str | None = Field(
+        default=None, description="default region for jobs without spec.region "
+        "(default: boto3's, e.g. AWS_REGION)"
+    )  # fmt: skip
+    endpoint_url: str | None = Field(
+        default=None, description="SageMaker endpoint (default: boto3's)"
+    )
+    namespaces: list[str] = Field(
+        default_factory=list, description="namespaces to watch (default: all)"
+    )
+    poll_interval: float = Field(
+        default=10.0, gt=0, description="seconds between ListTrainingJobs calls per region"
+    )
+    create_rate: float = Field(default=2.0, gt=0, description="CreateTrainingJob calls/s")
+    describe_rate: float = Field(default=5.0, gt=0, description="DescribeTrainingJob calls/s")
+    list_rate: float = Field(default=2.0, gt=0, description="ListTrainingJobs calls/s")
+    stop_rate: float = Field(default=2.0, gt=0, description="StopTrainingJob calls/s")
+    deletion_policy: Literal["delete", "retain"] = Field(
+        default="delete",
+        description="on resource deletion: stop the job (delete) or leave it running (retain)",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -1,0 +1,173 @@
+"""End to end: kubectl apply → a SageMaker job → the resource's status, conditions, events."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
+from tests.controller.conftest import OperatorProcess
+
+pytestmark = pytest.mark.cluster
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def apply(cluster: KubeCluster, namespace: str, document: dict[str, Any]) -> None:
+    cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(document))
+
+
+def resource(cluster: KubeCluster, namespace: str, name: str) -> dict[str, Any]:
+    result = cluster.kubectl("get", "trainingjob", name, "-n", namespace, "-o", "json")
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
+
+
+def conditions(document: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    return {c["type"]: (c["status"], c.get("reason", ""))
+            for c in document.get("status", {}).get("conditions", [])}  # fmt: skip
+
+
+def events(cluster: KubeCluster, namespace: str, name: str) -> list[tuple[str, str]]:
+    listed = json.loads(cluster.kubectl(
+        "get", "events", "-n", namespace, "-o", "json",
+        f"--field-selector=involvedObject.name={name}").stdout)  # fmt: skip
+    ordered = sorted(listed["items"], key=lambda e: e.get("lastTimestamp") or e["eventTime"])
+    return [(event["type"], event["reason"]) for event in ordered]
+
+
+def test_the_seed_example_runs_to_completion_with_one_create_and_one_describe(
+    kube_cluster: KubeCluster, namespace: str, emulator: Emulator,
+    operator_process: OperatorProcess,
+) -> None:  # fmt: skip
+    seed = yaml.safe_load((EXAMPLES / "seed-training-job.yaml").read_text())
+    name = seed["metadata"]["name"]
+    applied = time.monotonic()
+    apply(kube_cluster, namespace, seed)
+
+    created = wait_until(
+        operator_process.guard(lambda: resource(kube_cluster, namespace, name)
+                               .get("status", {}).get("trainingJobArn")),
+        timeout=30, interval=0.05, description=f"ARN in status\n{operator_process.output()}",
+    )  # fmt: skip
+    latency = time.monotonic() - applied
+    assert created.endswith("training-job/seed-xgboost-2026-11-28")
+    print(f"apply → ARN: {latency:.2f} s")
+
+    def completed() -> dict[str, Any] | None:
+        document = resource(kube_cluster, namespace, name)
+        finished = document.get("status", {}).get("trainingJobStatus") == "Completed"
+        return document if finished else None
+
+    done = wait_until(operator_process.guard(completed), timeout=30, interval=0.2,
+                      description=f"job Completed\n{operator_process.output()}")  # fmt: skip
+    status = done["status"]
+    assert status["trainingJobName"] == "seed-xgboost-2026-11-28"
+    assert status["region"] == "us-east-1"
+    assert status["secondaryStatus"] == "Completed"
+    assert status["modelArtifacts"]["s3ModelArtifacts"].endswith("/output/model.tar.gz")
+    for field in ("creationTime", "trainingStartTime", "trainingEndTime", "lastModifiedTime",
+                  "trainingTimeInSeconds", "billableTimeInSeconds",
+                  "secondaryStatusTransitions", "cloudWatchLogsUrl"):  # fmt: skip
+        assert field in status, field
+    assert status["observedGeneration"] == done["metadata"]["generation"]
+    assert conditions(done) == {"Ready": ("True", "Completed"),
+                                "Reconciling": ("False", "Completed"),
+                                "Stalled": ("False", "Completed")}  # fmt: skip
+    stats = EmulatorControl(emulator.endpoint_url).stats()["calls"]
+    assert stats["CreateTrainingJob"] == 1
+    assert stats["DescribeTrainingJob"] == 1  # once, for the end state; never while running
+
+    def completed_event() -> list[str] | None:
+        reasons = [reason for _, reason in events(kube_cluster, namespace, name)]
+        return reasons if reasons and reasons[-1] == "Completed" else None
+
+    reasons = wait_until(completed_event, timeout=10, description="the Completed event")
+    assert reasons[0] == "Created"
+    assert reasons[-1] == "Completed"
+    assert "Training" in reasons
+
+
+def test_a_failed_job_is_stalled_with_the_failure_reason(
+    kube_cluster: KubeCluster, namespace: str, emulator: Emulator,
+    operator_process: OperatorProcess,
+) -> None:  # fmt: skip
+    control = EmulatorControl(emulator.endpoint_url)
+    control.set_profile("fast", {"Training": 30})
+    minimal = yaml.safe_load((EXAMPLES / "minimal.yaml").read_text())
+    apply(kube_cluster, namespace, minimal)
+    wait_until(lambda: resource(kube_cluster, namespace, "minimal").get("status", {})
+               .get("trainingJobArn"), timeout=30,
+               description=f"ARN\n{operator_process.output()}")  # fmt: skip
+    control.fail_job("minimal", "AlgorithmError: out of memory")
+
+    def stalled() -> dict[str, Any] | None:
+        document = resource(kube_cluster, namespace, "minimal")
+        return document if conditions(document).get("Stalled", ("",))[0] == "True" else None
+
+    document = wait_until(stalled, timeout=30, description="Stalled")
+    assert conditions(document)["Stalled"] == ("True", "Failed")
+    assert conditions(document)["Ready"][0] == "False"
+    assert document["status"]["failureReason"] == "AlgorithmError: out of memory"
+    message = next(c["message"] for c in document["status"]["conditions"]
+                   if c["type"] == "Stalled")  # fmt: skip
+    assert message == "AlgorithmError: out of memory"
+
+
+def test_deleting_a_running_job_stops_it_before_the_resource_goes(
+    kube_cluster: KubeCluster, namespace: str, emulator: Emulator,
+    operator_process: OperatorProcess,
+) -> None:  # fmt: skip
+    control = EmulatorControl(emulator.endpoint_url)
+    control.set_profile("fast", {"Training": 60, "Stopping": 2})
+    apply(kube_cluster, namespace, yaml.safe_load((EXAMPLES / "minimal.yaml").read_text()))
+    wait_until(lambda: resource(kube_cluster, namespace, "minimal").get("status", {})
+               .get("trainingJobArn"), timeout=30,
+               description=f"ARN\n{operator_process.output()}")  # fmt: skip
+    kube_cluster.kubectl("delete", "trainingjob", "minimal", "-n", namespace, "--wait=false")
+    sagemaker = emulator.sagemaker_client()
+    wait_until(lambda: sagemaker.describe_training_job(TrainingJobName="minimal")[
+        "TrainingJobStatus"] in {"Stopping", "Stopped"}, timeout=30,
+        description=f"the job stopping\n{operator_process.output()}")  # fmt: skip
+    still = kube_cluster.kubectl("get", "trainingjob", "minimal", "-n", namespace, check=False)
+    assert still.returncode == 0  # still there: the finalizer waits for Stopped
+
+    def gone() -> bool:
+        listed = kube_cluster.kubectl("get", "trainingjob", "minimal", "-n", namespace,
+                                      check=False)  # fmt: skip
+        return listed.returncode != 0
+
+    wait_until(gone, timeout=60, description=f"the resource gone\n{operator_process.output()}")
+    assert sagemaker.describe_training_job(TrainingJobName="minimal")["TrainingJobStatus"] == (
+        "Stopped"
+    )
+
+
+def test_the_operator_never_writes_spec_labels_or_annotations(
+    kube_cluster: KubeCluster, namespace: str, emulator: Emulator,
+    operator_process: OperatorProcess,
+) -> None:  # fmt: skip
+    document = yaml.safe_load((EXAMPLES / "minimal.yaml").read_text())
+    apply(kube_cluster, namespace, document)
+    wait_until(lambda: resource(kube_cluster, namespace, "minimal").get("status", {})
+               .get("trainingJobStatus") == "Completed", timeout=30,
+               description=f"Completed\n{operator_process.output()}")  # fmt: skip
+    stored = json.loads(kube_cluster.kubectl(
+        "get", "trainingjob", "minimal", "-n", namespace, "-o", "json",
+        "--show-managed-fields").stdout)  # fmt: skip
+    assert stored["spec"] == document["spec"]
+    assert stored["metadata"].get("labels") is None
+    annotations = stored["metadata"].get("annotations", {})
+    assert [key for key in annotations if "kopf" in key] == []
+    assert stored["metadata"]["finalizers"] == ["sagemaker-operator.dev/finalizer"]
+    managers = {entry["manager"]: entry for entry in stored["metadata"]["managedFields"]}
+    operator_fields = [
+        entry for name, entry in managers.items() if name != "kubectl-client-side-apply"
+    ]
+    for entry in operator_fields:
+        assert "f:spec" not in json.dumps(entry.get("fieldsV1", {})), entry["manager"]
