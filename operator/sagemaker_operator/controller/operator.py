@@ -7,8 +7,8 @@ import logging
 
 import kopf
 
+import sagemaker_operator.controller.handlers  # noqa: F401 - importing registers the handlers
 from sagemaker_operator.aws.gateway import RateLimits, SageMakerGateway
-from sagemaker_operator.controller import handlers
 from sagemaker_operator.controller.runtime import Runtime
 from sagemaker_operator.settings import OperatorSettings
 
@@ -32,7 +32,6 @@ def run(settings: OperatorSettings) -> None:
             "no AWS region: set AWS_REGION (or SAGEMAKER_OPERATOR_REGION, or --region)"
         )
     runtime = Runtime(settings=settings, gateway=gateway, default_region=region)
-    assert handlers.RESOURCE  # importing the module registered the handlers with kopf
     asyncio.run(kopf.operator(
         standalone=True,
         clusterwide=not settings.namespaces,
