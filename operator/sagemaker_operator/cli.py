@@ -99,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     operate.add_argument("--poll-interval", type=float, help="seconds between status polls")
     operate.add_argument("--deletion-policy", choices=["delete", "retain"])
+    operate.add_argument("--policy-file", type=Path, help="namespace policy (YAML)")
     operate.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     operate.set_defaults(run=_run_operator)
 
@@ -234,7 +235,7 @@ def _run_operator(arguments: argparse.Namespace) -> int:
     flags = {
         name: getattr(arguments, name)
         for name in ("region", "endpoint_url", "namespaces", "poll_interval",
-                     "deletion_policy", "log_level")
+                     "deletion_policy", "policy_file", "log_level")
         if getattr(arguments, name) is not None
     }  # fmt: skip
     try:

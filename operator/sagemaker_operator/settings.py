@@ -7,6 +7,7 @@ settings only add to them.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -36,5 +37,12 @@ class OperatorSettings(BaseSettings):
     deletion_policy: Literal["delete", "retain"] = Field(
         default="delete",
         description="on resource deletion: stop the job (delete) or leave it running (retain)",
+    )
+    policy_file: Path | None = Field(
+        default=None,
+        description="namespace policy (YAML); default: roles of the operator's own account only",
+    )
+    account_id: str | None = Field(
+        default=None, description="the operator's AWS account (default: from STS)"
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -171,3 +171,26 @@ def test_the_operator_never_writes_spec_labels_or_annotations(
     ]
     for entry in operator_fields:
         assert "f:spec" not in json.dumps(entry.get("fieldsV1", {})), entry["manager"]
+
+
+def test_a_role_of_another_account_is_policy_denied_without_any_sagemaker_call(
+    kube_cluster: KubeCluster, namespace: str, emulator: Emulator,
+    operator_process: OperatorProcess,
+) -> None:  # fmt: skip
+    document = yaml.safe_load((EXAMPLES / "minimal.yaml").read_text())
+    document["spec"]["roleArn"] = "arn:aws:iam::999999999999:role/Admin"
+    apply(kube_cluster, namespace, document)
+
+    def stalled() -> dict[str, Any] | None:
+        found = resource(kube_cluster, namespace, "minimal")
+        return found if conditions(found).get("Stalled", ("",))[0] == "True" else None
+
+    found = wait_until(operator_process.guard(stalled), timeout=30, description="Stalled")
+    assert conditions(found)["Stalled"] == ("True", "PolicyDenied")
+    message = next(c["message"] for c in found["status"]["conditions"] if c["type"] == "Stalled")
+    assert "spec.roleArn arn:aws:iam::999999999999:role/Admin is not allowed" in message
+    assert "trainingJobArn" not in found["status"]
+    calls = EmulatorControl(emulator.endpoint_url).stats()["calls"]
+    assert {operation: count for operation, count in calls.items()
+            if not operation.startswith("sts:")} == {}  # fmt: skip
+    assert ("Warning", "PolicyDenied") in events(kube_cluster, namespace, "minimal")

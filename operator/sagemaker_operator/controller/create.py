@@ -63,6 +63,10 @@ async def create_job(
         return
     region = parsed.region or runtime.default_region
     name = job_name(parsed, owner)
+    denied = runtime.policy.violations(ref.namespace, region, request)
+    if denied:
+        await stall("PolicyDenied", "; ".join(denied))
+        return
 
     try:
         arn = await runtime.gateway.create_training_job(region, request)

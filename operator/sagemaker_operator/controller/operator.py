@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import boto3
 import kopf
+from botocore.exceptions import BotoCoreError, ClientError
 
 import sagemaker_operator.controller.handlers  # noqa: F401 - importing registers the handlers
 from sagemaker_operator.aws.gateway import RateLimits, SageMakerGateway
 from sagemaker_operator.controller.runtime import Runtime
+from sagemaker_operator.policy import Policy
 from sagemaker_operator.settings import OperatorSettings
 
 
@@ -31,10 +34,35 @@ def run(settings: OperatorSettings) -> None:
         raise ConfigurationError(
             "no AWS region: set AWS_REGION (or SAGEMAKER_OPERATOR_REGION, or --region)"
         )
-    runtime = Runtime(settings=settings, gateway=gateway, default_region=region)
+    runtime = Runtime(
+        settings=settings,
+        gateway=gateway,
+        default_region=region,
+        policy=load_policy(settings, region),
+    )
     asyncio.run(kopf.operator(
         standalone=True,
         clusterwide=not settings.namespaces,
         namespaces=settings.namespaces,
         memo=kopf.Memo(runtime=runtime),
     ))  # fmt: skip
+
+
+def load_policy(settings: OperatorSettings, region: str) -> Policy:
+    """The policy file, or else: the roles of the operator's own account only."""
+    if settings.policy_file is not None:
+        try:
+            return Policy.load(settings.policy_file)
+        except (OSError, ValueError) as error:
+            raise ConfigurationError(f"policy file {settings.policy_file}: {error}") from error
+    account = settings.account_id
+    if account is None:
+        try:
+            sts = boto3.client("sts", region_name=region)
+            account = sts.get_caller_identity()["Account"]
+        except (BotoCoreError, ClientError) as error:
+            raise ConfigurationError(
+                "cannot tell the operator's AWS account for the default policy "
+                f"({error}); set SAGEMAKER_OPERATOR_ACCOUNT_ID or a policy file"
+            ) from error
+    return Policy.own_account(account)

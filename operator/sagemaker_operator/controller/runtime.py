@@ -14,6 +14,7 @@ import kubernetes
 from sagemaker_operator.api import GROUP, KIND, PLURAL, VERSION
 from sagemaker_operator.api.trainingjob import Condition, Status
 from sagemaker_operator.aws.gateway import SageMakerGateway
+from sagemaker_operator.policy import Policy
 from sagemaker_operator.settings import OperatorSettings
 from sagemaker_operator.status.conditions import Verdict, conditions
 
@@ -34,6 +35,7 @@ class Runtime:
     settings: OperatorSettings
     gateway: SageMakerGateway
     default_region: str
+    policy: Policy
     # The last AWS error event per resource: the same error retried is reported once.
     last_error: dict[str, str] = field(default_factory=dict)
     _custom_objects: Any = None
