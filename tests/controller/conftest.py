@@ -18,9 +18,38 @@ T = TypeVar("T")
 
 
 class OperatorProcess:
-    def __init__(self, process: subprocess.Popen[bytes], log: Path) -> None:
-        self.process = process
+    """`sagemaker-operator run` as a child process that a test can start, kill and restart."""
+
+    def __init__(self, environment: dict[str, str], namespace: str, log: Path) -> None:
+        self.environment = environment
+        self.namespace = namespace
         self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        with self.log.open("ab") as output:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "sagemaker_operator", "run", "--namespace",
+                 self.namespace],
+                env=self.environment, stdout=output, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up, no last status write, as in a node failure or OOM kill."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
 
     def output(self) -> str:
         return log_tail(self.log, 200)
@@ -29,7 +58,7 @@ class OperatorProcess:
         """The condition, failing at once (with the operator's log) if the operator died."""
 
         def guarded() -> T:
-            if self.process.poll() is not None:
+            if self.process is not None and self.process.poll() is not None:
                 raise AssertionError(f"the operator exited:\n{self.output()}")
             return condition()
 
@@ -49,7 +78,6 @@ def operator_process(
     The local control plane has no namespace controller, so resources of earlier tests
     stay in their namespaces; an operator watching everything would act on them too.
     """  # fmt: skip
-    log = tmp_path / "operator.log"
     environment = {
         **os.environ,
         "KUBECONFIG": str(kube_cluster.kubeconfig),
@@ -59,17 +87,10 @@ def operator_process(
         "AWS_ACCESS_KEY_ID": "operator",
         "AWS_SECRET_ACCESS_KEY": "operator",
         "SAGEMAKER_OPERATOR_POLL_INTERVAL": "1",
+        # Tests create dozens of jobs at once; AWS-safe defaults would make them wait.
+        "SAGEMAKER_OPERATOR_CREATE_RATE": "50",
+        "SAGEMAKER_OPERATOR_DESCRIBE_RATE": "50",
     }
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "sagemaker_operator", "run", "--namespace", namespace],
-            env=environment, stdout=output, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    running = OperatorProcess(process, log)
+    running = OperatorProcess(environment, namespace, tmp_path / "operator.log")
     yield running
-    process.terminate()
-    try:
-        process.wait(20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(10)
+    running.stop()

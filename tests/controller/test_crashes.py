@@ -1,0 +1,72 @@
+"""Whatever crashes, every resource gets exactly one job, and no job is without a resource."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from typing import Any
+
+import pytest
+
+from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
+from tests.api.manifests import manifest
+from tests.controller.conftest import OperatorProcess
+
+pytestmark = pytest.mark.cluster
+
+RESOURCES = 50
+UID_TAG = "sagemaker-operator.dev/uid"
+
+
+def minimal_spec() -> dict[str, Any]:
+    return {"roleArn": "arn:aws:iam::123456789012:role/SageMakerRole",
+            "outputDataConfig": {"s3OutputPath": "s3://my-bucket/output"}}  # fmt: skip
+
+
+def arns(cluster: KubeCluster, namespace: str) -> dict[str, tuple[str, str | None]]:
+    """Each resource's UID and ARN (None while it has none)."""
+    listed = json.loads(cluster.kubectl("get", "trainingjobs", "-n", namespace, "-o", "json")
+                        .stdout)["items"]  # fmt: skip
+    return {item["metadata"]["name"]: (item["metadata"]["uid"],
+                                       item.get("status", {}).get("trainingJobArn"))
+            for item in listed}  # fmt: skip
+
+
+def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
+    kube_cluster: KubeCluster, namespace: str, emulator: Emulator,
+    operator_process: OperatorProcess,
+) -> None:  # fmt: skip
+    control = EmulatorControl(emulator.endpoint_url)
+    control.set_profile("fast", {"Training": 600})  # keep every job in flight
+    control.set_faults(latency=0.05)  # widen the window between create and status write
+    documents = [manifest(f"job-{index:02}", minimal_spec()) for index in range(RESOURCES)]
+    kube_cluster.kubectl("apply", "-n", namespace, "-f", "-",
+                         input="\n---\n".join(json.dumps(d) for d in documents))  # fmt: skip
+
+    dice = random.Random(20261128)
+    for _ in range(4):
+        time.sleep(dice.uniform(0.3, 2.0))  # a crash moment, not a wait for a condition
+        operator_process.kill()
+        operator_process.start()
+
+    def all_created() -> dict[str, tuple[str, str | None]] | None:
+        found = arns(kube_cluster, namespace)
+        return found if len(found) == RESOURCES and all(arn for _, arn in found.values()) else None
+
+    final = wait_until(
+        operator_process.guard(all_created), timeout=120, interval=0.5,
+        description=f"every resource with an ARN\n{operator_process.output()}",
+    )  # fmt: skip
+    sagemaker = emulator.sagemaker_client()
+    jobs = [summary for page in sagemaker.get_paginator("list_training_jobs").paginate()
+            for summary in page["TrainingJobSummaries"]]  # fmt: skip
+    assert len(jobs) == RESOURCES  # exactly one job per resource: no duplicate, no orphan
+    by_name = {job["TrainingJobName"]: job["TrainingJobArn"] for job in jobs}
+    for name, (uid, arn) in final.items():
+        assert by_name[name] == arn
+        tags = sagemaker.list_tags(ResourceArn=arn)["Tags"]
+        assert {"Key": UID_TAG, "Value": uid} in tags
+    outcomes = control.stats()["outcomes"]["CreateTrainingJob"]
+    assert outcomes["ok"] == RESOURCES
+    print(f"CreateTrainingJob outcomes over 4 crashes: {outcomes}")
