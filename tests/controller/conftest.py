@@ -11,7 +11,7 @@ from typing import TypeVar
 
 import pytest
 
-from sagemaker_operator.testing import Emulator, KubeCluster
+from sagemaker_operator.testing import Emulator, KubeCluster, wait_until
 from sagemaker_operator.testing.processes import log_tail
 
 T = TypeVar("T")
@@ -53,6 +53,11 @@ class OperatorProcess:
 
     def output(self) -> str:
         return log_tail(self.log, 200)
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Until kopf has run the startup handler (AWS account known, tracker running)."""
+        wait_until(self.guard(lambda: "Activity 'start' succeeded" in self.output()),
+                   timeout=timeout, description=f"operator start\n{self.output()}")  # fmt: skip
 
     def guard(self, condition: Callable[[], T]) -> Callable[[], T]:
         """The condition, failing at once (with the operator's log) if the operator died."""

@@ -7,6 +7,7 @@ import logging
 
 import boto3
 import kopf
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 import sagemaker_operator.controller.handlers  # noqa: F401 - importing registers the handlers
@@ -58,7 +59,9 @@ def load_policy(settings: OperatorSettings, region: str) -> Policy:
     account = settings.account_id
     if account is None:
         try:
-            sts = boto3.client("sts", region_name=region)
+            # Patient: an operator restarted during an AWS hiccup should not crash-loop.
+            retries = Config(retries={"mode": "standard", "total_max_attempts": 10})
+            sts = boto3.client("sts", region_name=region, config=retries)
             account = sts.get_caller_identity()["Account"]
         except (BotoCoreError, ClientError) as error:
             raise ConfigurationError(

@@ -1,0 +1,54 @@
+"""Through an outage and heavy throttling, every resource converges, with bounded calls."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
+from tests.api.manifests import manifest
+from tests.controller.conftest import OperatorProcess
+
+pytestmark = pytest.mark.cluster
+
+RESOURCES = 20
+
+
+def statuses(cluster: KubeCluster, namespace: str) -> list[str | None]:
+    listed = json.loads(cluster.kubectl("get", "trainingjobs", "-n", namespace, "-o", "json")
+                        .stdout)["items"]  # fmt: skip
+    return [item.get("status", {}).get("trainingJobStatus") for item in listed]
+
+
+def test_every_job_completes_through_a_30_second_outage_and_50_percent_throttling(
+    kube_cluster: KubeCluster, namespace: str, emulator: Emulator,
+    operator_process: OperatorProcess,
+) -> None:  # fmt: skip
+    operator_process.wait_ready()
+    control = EmulatorControl(emulator.endpoint_url)
+    control.set_faults(throttle_rate=0.5, refuse_connections_for=30)
+    spec: dict[str, Any] = {
+        "roleArn": "arn:aws:iam::123456789012:role/SageMakerRole",
+        "outputDataConfig": {"s3OutputPath": "s3://my-bucket/output"},
+    }
+    documents = [manifest(f"job-{index:02}", spec) for index in range(RESOURCES)]
+    kube_cluster.kubectl("apply", "-n", namespace, "-f", "-",
+                         input="\n---\n".join(json.dumps(d) for d in documents))  # fmt: skip
+
+    wait_until(
+        operator_process.guard(
+            lambda: statuses(kube_cluster, namespace) == ["Completed"] * RESOURCES),
+        timeout=240, interval=1,
+        description=f"every job Completed\n{operator_process.output()}",
+    )  # fmt: skip
+    stats = control.stats()
+    calls, outcomes = stats["calls"], stats["outcomes"]
+    print(f"calls through the outage and throttling: {calls}; outcomes: {outcomes}")
+    assert outcomes["CreateTrainingJob"]["ok"] == RESOURCES
+    # Bounds: botocore makes at most 5 attempts a call, half of them throttled; the
+    # operator retries a spent call after 15 s, not in a loop; one list per tick.
+    assert calls["CreateTrainingJob"] <= 4 * RESOURCES
+    assert outcomes["DescribeTrainingJob"]["ok"] == RESOURCES  # once per finished job
+    assert calls["ListTrainingJobs"] <= 200
