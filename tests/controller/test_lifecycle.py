@@ -194,3 +194,23 @@ def test_a_role_of_another_account_is_policy_denied_without_any_sagemaker_call(
     assert {operation: count for operation, count in calls.items()
             if not operation.startswith("sts:")} == {}  # fmt: skip
     assert ("Warning", "PolicyDenied") in events(kube_cluster, namespace, "minimal")
+
+
+def test_a_job_past_its_max_runtime_is_stopped_and_stalled(
+    kube_cluster: KubeCluster, namespace: str, emulator: Emulator,
+    operator_process: OperatorProcess,
+) -> None:  # fmt: skip
+    EmulatorControl(emulator.endpoint_url).set_profile("fast", {"Training": 60})
+    document = yaml.safe_load((EXAMPLES / "minimal.yaml").read_text())
+    document["spec"]["stoppingCondition"] = {"maxRuntimeInSeconds": 2}
+    apply(kube_cluster, namespace, document)
+
+    def stalled() -> dict[str, Any] | None:
+        found = resource(kube_cluster, namespace, "minimal")
+        return found if conditions(found).get("Stalled", ("",))[0] == "True" else None
+
+    found = wait_until(operator_process.guard(stalled), timeout=30,
+                       description=f"Stalled\n{operator_process.output()}")  # fmt: skip
+    assert found["status"]["trainingJobStatus"] == "Stopped"
+    assert conditions(found)["Stalled"] == ("True", "MaxRuntimeExceeded")
+    assert conditions(found)["Ready"][0] == "False"

@@ -14,6 +14,7 @@ from botocore.exceptions import (
 )
 
 from sagemaker_operator.aws.errors import Disposition, classify
+from sagemaker_operator.controller.create import MAX_RETRY_DELAY, RETRY_DELAY, retry_delay
 
 
 def client_error(code: str, status: int, message: str = "m") -> ClientError:
@@ -75,3 +76,11 @@ def test_missing_credentials_are_terminal() -> None:
 def test_other_exceptions_are_not_aws_errors() -> None:
     with pytest.raises(TypeError, match="not an AWS error"):
         classify(ValueError("boom"))
+
+
+def test_retries_back_off_exponentially_with_jitter_and_a_ceiling() -> None:
+    first = [retry_delay(0) for _ in range(200)]
+    assert all(RETRY_DELAY / 2 <= delay <= RETRY_DELAY for delay in first)
+    assert len(set(first)) > 100  # jittered, so retries of many resources do not align
+    assert max(retry_delay(3) for _ in range(200)) > RETRY_DELAY * 4
+    assert all(retry_delay(30) <= MAX_RETRY_DELAY for _ in range(200))

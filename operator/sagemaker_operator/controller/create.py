@@ -7,6 +7,7 @@ job an earlier attempt created, adopted silently.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -30,7 +31,14 @@ from sagemaker_operator.status.conditions import (
     verdict_for_problem,
 )
 
-RETRY_DELAY = 15.0  # seconds, after botocore's own retries are spent
+RETRY_DELAY = 15.0  # seconds, after botocore's own retries are spent; doubles per retry
+MAX_RETRY_DELAY = 300.0
+
+
+def retry_delay(retry: int) -> float:
+    """Exponential backoff with full jitter over kopf's retries of the handler."""
+    ceiling = min(MAX_RETRY_DELAY, RETRY_DELAY * 2**retry)
+    return random.uniform(RETRY_DELAY / 2, ceiling)  # noqa: S311 - jitter, not secrecy
 
 
 async def create_job(
@@ -41,6 +49,7 @@ async def create_job(
     status: Mapping[str, Any],
     generation: int,
     patch: kopf.Patch,
+    retry: int = 0,
 ) -> None:
     if status.get("trainingJobArn"):
         return  # created before (an earlier run of this handler): never twice
@@ -91,7 +100,7 @@ async def create_job(
                 )
             )
             await runtime.error_event(ref, failure.code, failure.message)
-            raise kopf.TemporaryError(str(failure), delay=RETRY_DELAY) from error
+            raise kopf.TemporaryError(str(failure), delay=retry_delay(retry)) from error
         else:
             await stall(failure.code, failure.message)
             return

@@ -54,11 +54,11 @@ def inflight(
 @kopf.on.create(*RESOURCE)
 async def create(
     *, namespace: str | None, name: str, uid: str, spec: kopf.Spec, status: kopf.Status,
-    meta: kopf.Meta, patch: kopf.Patch, memo: Any, **_: Any,
+    meta: kopf.Meta, patch: kopf.Patch, memo: Any, retry: int, **_: Any,
 ) -> None:  # fmt: skip
     ref = ResourceRef(namespace or "", name, uid)
     await create_job(memo.runtime, ref, spec=spec, status=status,
-                     generation=meta.get("generation", 1), patch=patch)  # fmt: skip
+                     generation=meta.get("generation", 1), patch=patch, retry=retry)  # fmt: skip
 
 
 @kopf.on.delete(*RESOURCE)
