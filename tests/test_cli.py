@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from sagemaker_operator import __version__
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.cluster
@@ -36,5 +39,14 @@ def test_the_command_reports_its_version_and_lists_its_subcommands() -> None:
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert usage.returncode == 2
-    for command in ("cluster", "emulator", "demo"):
+    for command in ("cluster", "emulator", "demo", "run", "crd", "generate"):
         assert command in usage.stdout
+
+
+def test_the_crd_command_prints_the_committed_crd() -> None:
+    printed = subprocess.run(
+        [sys.executable, "-m", "sagemaker_operator", "crd"],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    committed = (ROOT / "crds" / "trainingjobs.sagemaker-operator.dev.yaml").read_text()
+    assert printed == committed

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,9 @@ def _parser() -> argparse.ArgumentParser:
     operate.add_argument("--policy-file", type=Path, help="namespace policy (YAML)")
     operate.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     operate.set_defaults(run=_run_operator)
+
+    crd = commands.add_parser("crd", help="print the TrainingJob CRD (kubectl apply -f -)")
+    crd.set_defaults(run=_print_crd)
 
     generate = commands.add_parser(
         "generate", help="regenerate the CRD and the pydantic models from botocore's model"
@@ -243,6 +247,11 @@ def _run_operator(arguments: argparse.Namespace) -> int:
     except (ValidationError, operator.ConfigurationError) as error:
         print(f"sagemaker-operator run: {error}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _print_crd(arguments: argparse.Namespace) -> int:
+    sys.stdout.write(resources.files("sagemaker_operator.api").joinpath("crd.yaml").read_text())
     return 0
 
 

@@ -20,6 +20,8 @@ from sagemaker_operator.codegen import crd, models
 
 CRD_FILE = Path("crds") / f"{api.PLURAL}.{api.GROUP}.yaml"
 MODELS_FILE = Path("operator") / "sagemaker_operator" / "api" / "trainingjob.py"
+# The same CRD inside the package, so an installed operator can print it (`crd`).
+PACKAGED_CRD_FILE = Path("operator") / "sagemaker_operator" / "api" / "crd.yaml"
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,8 @@ def generate() -> Generated:
         "Do not edit: change the generator in sagemaker_operator/codegen/.\n"
         '"""\n'
     ))  # fmt: skip
-    return Generated({CRD_FILE: crd_text, MODELS_FILE: models_text}, stats)
+    files = {CRD_FILE: crd_text, PACKAGED_CRD_FILE: crd_text, MODELS_FILE: models_text}
+    return Generated(files, stats)
 
 
 def write(root: Path) -> Generated:
