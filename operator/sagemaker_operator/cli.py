@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from sagemaker_operator import __version__, codegen
 from sagemaker_operator.controller import operator
-from sagemaker_operator.demo import run_demo
+from sagemaker_operator.demo import DemoError, run_demo
 from sagemaker_operator.settings import OperatorSettings
 from sagemaker_operator.testing.binaries import BinariesError, ensure_binaries
 from sagemaker_operator.testing.controlplane import ControlPlaneError, LocalControlPlane
@@ -122,12 +122,13 @@ def _parser() -> argparse.ArgumentParser:
     generate.set_defaults(run=_generate)
 
     demo = commands.add_parser(
-        "demo", help="start the control plane and the emulator and show them working"
+        "demo", help="run the examples end to end on a local control plane and the emulator"
     )
     demo.add_argument(
-        "--keep-running",
-        action="store_true",
-        help="keep both running until Ctrl-C, to try them by hand",
+        "--examples",
+        type=Path,
+        default=Path("examples"),
+        help="folder of TrainingJob manifests (default: examples)",
     )
     demo.set_defaults(run=_demo)
 
@@ -275,8 +276,8 @@ def _generate(arguments: argparse.Namespace) -> int:
 
 def _demo(arguments: argparse.Namespace) -> int:
     try:
-        run_demo(lambda line: print(line, flush=True), keep_running=arguments.keep_running)
-    except (BinariesError, ControlPlaneError, PortInUseError, RuntimeError) as error:
+        run_demo(lambda line: print(line, flush=True), arguments.examples)
+    except (BinariesError, ControlPlaneError, PortInUseError, DemoError) as error:
         print(f"sagemaker-operator demo: {error}", file=sys.stderr)
         return 1
     return 0

@@ -1,77 +1,152 @@
-"""``sagemaker-operator demo``: the local platform end to end, in about ten seconds.
+"""``sagemaker-operator demo``: the whole product on this machine, in about half a minute.
 
-Starts a real control plane and the SageMaker emulator, then shows each working: a
-namespace created through kubectl, a training job created through boto3 and followed
-to completion. (Once the controller exists, the demo will apply a TrainingJob instead.)
+Starts a real control plane and the SageMaker emulator (short phases), installs the CRD,
+runs the operator, applies ``examples/``, and prints a live table of the jobs until each
+reaches its end state. One example is made to fail through the emulator's controls, to
+show a Stalled job with its reason. Ends with ``kubectl get trainingjobs -o wide`` and
+the events, and exits 0 when every example ended as expected. Cleans up after itself.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from typing import Any
 
-from sagemaker_operator.testing.controlplane import LocalControlPlane
-from sagemaker_operator.testing.emulator import Emulator
+import yaml
+
+from sagemaker_operator.testing.controlplane import KubeCluster, LocalControlPlane
+from sagemaker_operator.testing.emulator import DEFAULT_REGION, Emulator, EmulatorControl
+from sagemaker_operator.testing.processes import log_tail
 
 Say = Callable[[str], None]
+NAMESPACE = "demo"
+FAILING_EXAMPLE = "vpc-kmeans"  # made to fail, to show a Stalled job and its reason
+PHASES = {"Starting": 2.0, "Downloading": 2.0, "Training": 6.0, "Uploading": 2.0, "Stopping": 2.0}
+DEADLINE = 120.0
 
 
-def run_demo(say: Say, keep_running: bool = False) -> None:
+class DemoError(RuntimeError):
+    pass
+
+
+def run_demo(say: Say, examples: Path = Path("examples")) -> None:
+    documents = [yaml.safe_load(path.read_text()) for path in sorted(examples.glob("*.yaml"))]
+    if not documents:
+        raise DemoError(f"no examples in {examples.resolve()}: run the demo from the repository")
+    expected = {document["metadata"]["name"]: "Completed" for document in documents}
+    expected[FAILING_EXAMPLE] = "Failed"
     started = time.monotonic()
-    say("starting a local control plane (etcd + kube-apiserver on loopback)...")
-    with LocalControlPlane() as control_plane, Emulator(profile="fast") as emulator:
+    say("starting a local control plane (etcd + kube-apiserver) and the SageMaker emulator…")
+    with LocalControlPlane() as control_plane, Emulator(profile="fast", phases=PHASES) as emulator:
         cluster = control_plane.cluster
-        version = json.loads(cluster.kubectl("version", "-o", "json").stdout)
-        say(
-            f"  kube-apiserver {version['serverVersion']['gitVersion']} at "
-            f"{control_plane.server} (ready in {time.monotonic() - started:.1f} s)"
-        )
-        cluster.kubectl("create", "namespace", "demo")
-        namespaces = cluster.kubectl("get", "namespaces", "-o", "name").stdout.split()
-        say(f"  kubectl create namespace demo -> {', '.join(namespaces)}")
+        say(f"  ready in {time.monotonic() - started:.1f} s: {control_plane.server}, "
+            f"emulator {emulator.endpoint_url}")  # fmt: skip
+        crd = resources.files("sagemaker_operator.api").joinpath("crd.yaml").read_text()
+        cluster.kubectl("apply", "--server-side", "-f", "-", input=crd)
+        cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s",
+                        "crd/trainingjobs.sagemaker-operator.dev")  # fmt: skip
+        cluster.kubectl("create", "namespace", NAMESPACE)
+        with _OperatorProcess(cluster, emulator) as operator_log:
+            for document in documents:
+                cluster.kubectl("apply", "-n", NAMESPACE, "-f", "-", input=json.dumps(document))
+            say(f"applied {len(documents)} examples: {', '.join(sorted(expected))}\n")
+            final = _follow(say, cluster, emulator, expected, operator_log)
+            say("\n$ kubectl get trainingjobs -o wide")
+            say(cluster.kubectl("get", "trainingjobs", "-n", NAMESPACE, "-o", "wide").stdout)
+            say("$ kubectl get events")
+            say(cluster.kubectl("get", "events", "-n", NAMESPACE,
+                                "--sort-by=.lastTimestamp").stdout)  # fmt: skip
+    wrong = {name: final.get(name) for name, outcome in expected.items()
+             if final.get(name) != outcome}  # fmt: skip
+    if wrong:
+        raise DemoError(f"unexpected end states: {wrong} (expected {expected})")
+    say(f"every example ended as expected in {time.monotonic() - started:.0f} s; "
+        "everything stopped and removed")  # fmt: skip
 
-        say(f"SageMaker emulator at {emulator.endpoint_url} (fast profile)")
-        sts = emulator.sts_client()
-        say(f"  sts get-caller-identity -> {sts.get_caller_identity()['Arn']}")
-        sagemaker = emulator.sagemaker_client()
-        arn = sagemaker.create_training_job(
-            TrainingJobName="demo-xgboost",
-            RoleArn="arn:aws:iam::123456789012:role/SageMakerRole",
-            AlgorithmSpecification={
-                "TrainingImage": "683313688378.dkr.ecr.us-east-1.amazonaws.com/xgboost:1.7-1",
-                "TrainingInputMode": "File",
-            },
-            OutputDataConfig={"S3OutputPath": "s3://my-bucket/output"},
-            ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
-            StoppingCondition={"MaxRuntimeInSeconds": 3600},
-        )["TrainingJobArn"]
-        say(f"  create-training-job -> {arn}")
-        last = ""
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            described = sagemaker.describe_training_job(TrainingJobName="demo-xgboost")
-            status = f"{described['TrainingJobStatus']} / {described['SecondaryStatus']}"
-            if status != last:
-                say(f"  describe-training-job -> {status}")
-                last = status
-            if described["TrainingJobStatus"] == "Completed":
-                say(f"  model: {described['ModelArtifacts']['S3ModelArtifacts']}")
-                break
-            time.sleep(0.25)
-        else:
-            raise RuntimeError(f"the demo job did not complete in 30 s (last: {last})")
 
-        if keep_running:
-            say(
-                "\nboth keep running; in another shell:\n"
-                f"  export KUBECONFIG={cluster.kubeconfig}\n"
-                f"  aws sagemaker list-training-jobs --endpoint-url {emulator.endpoint_url}\n"
-                "press Ctrl-C to stop"
-            )
+class _OperatorProcess:
+    """The operator as a child process watching the demo namespace; gives its log path."""
+
+    def __init__(self, cluster: KubeCluster, emulator: Emulator) -> None:
+        self.environment = {
+            **os.environ,
+            "KUBECONFIG": str(cluster.kubeconfig),
+            "AWS_ENDPOINT_URL_SAGEMAKER": emulator.endpoint_url,
+            "AWS_ENDPOINT_URL_STS": emulator.endpoint_url,
+            "AWS_REGION": DEFAULT_REGION,
+            "AWS_ACCESS_KEY_ID": "demo",
+            "AWS_SECRET_ACCESS_KEY": "demo",  # the emulator checks no signature
+            "SAGEMAKER_OPERATOR_POLL_INTERVAL": "1",
+        }
+        self.folder = tempfile.TemporaryDirectory(prefix="sagemaker-operator-demo-")
+        self.log = Path(self.folder.name) / "operator.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Path:
+        with self.log.open("wb") as output:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "sagemaker_operator", "run", "--namespace", NAMESPACE],
+                env=self.environment, stdout=output, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        return self.log
+
+    def __exit__(self, *_: object) -> None:
+        if self.process is not None:
+            self.process.terminate()
             try:
-                while True:
-                    time.sleep(3600)
-            except KeyboardInterrupt:
-                pass
-    say(f"demo finished in {time.monotonic() - started:.1f} s; everything stopped")
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.folder.cleanup()
+
+
+def _follow(
+    say: Say, cluster: KubeCluster, emulator: Emulator, expected: dict[str, str], log: Path
+) -> dict[str, str]:
+    """Print the table whenever it changes, until every job has ended; the end states."""
+    control = EmulatorControl(emulator.endpoint_url)
+    failed = False
+    last = ""
+    deadline = time.monotonic() + DEADLINE
+    while time.monotonic() < deadline:
+        items = json.loads(cluster.kubectl("get", "trainingjobs", "-n", NAMESPACE, "-o",
+                                           "json").stdout)["items"]  # fmt: skip
+        rows = {item["metadata"]["name"]: item.get("status", {}) for item in items}
+        failing = rows.get(FAILING_EXAMPLE, {})
+        if not failed and failing.get("secondaryStatus") == "Training":
+            control.fail_job(failing["trainingJobName"], "AlgorithmError: the demo's "
+                             "injected failure (exit code 137, out of memory)",
+                             region=failing["region"])  # fmt: skip
+            failed = True
+        table = _table(rows)
+        if table != last:
+            say(f"[{time.strftime('%H:%M:%S')}]\n{table}")
+            last = table
+        ended = {name: status.get("trainingJobStatus", "") for name, status in rows.items()}
+        if all(state in {"Completed", "Failed", "Stopped"} for state in ended.values()) and (
+            set(ended) == set(expected)
+        ):
+            return ended
+        time.sleep(0.5)
+    raise DemoError(f"the jobs did not all end within {DEADLINE:.0f} s; operator log:\n"
+                    f"{log_tail(log)}")  # fmt: skip
+
+
+def _table(rows: dict[str, dict[str, Any]]) -> str:
+    lines = [f"  {'NAME':<14} {'STATUS':<11} {'SECONDARY':<12} {'READY':<6} REASON"]
+    for name, status in sorted(rows.items()):
+        conditions = {c["type"]: c for c in status.get("conditions") or []}
+        ready = conditions.get("Ready", {}).get("status", "")
+        stalled = conditions.get("Stalled", {})
+        reason = stalled.get("message", "") if stalled.get("status") == "True" else ""
+        lines.append(f"  {name:<14} {status.get('trainingJobStatus', '-')!s:<11} "
+                     f"{status.get('secondaryStatus', '-')!s:<12} {ready:<6} {reason}")  # fmt: skip
+    return "\n".join(lines)
