@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -30,8 +31,8 @@ class OperatorProcess:
     def start(self) -> None:
         with self.log.open("ab") as output:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "sagemaker_operator", "run", "--namespace",
-                 self.namespace],
+                [sys.executable, "-X", "faulthandler", "-m", "sagemaker_operator", "run",
+                 "--namespace", self.namespace],
                 env=self.environment, stdout=output, stderr=subprocess.STDOUT,
             )  # fmt: skip
 
@@ -53,6 +54,14 @@ class OperatorProcess:
 
     def output(self) -> str:
         return log_tail(self.log, 200)
+
+    def stacks(self) -> str:
+        """Every thread's stack (faulthandler on SIGABRT): for a test that timed out."""
+        if self.process is None or self.process.poll() is not None:
+            return self.output()
+        self.process.send_signal(signal.SIGABRT)
+        self.process.wait(10)
+        return log_tail(self.log, 400)
 
     def wait_ready(self, timeout: float = 60) -> None:
         """Until kopf has run the startup handler (AWS account known, tracker running)."""

@@ -37,12 +37,14 @@ def test_every_job_completes_through_a_30_second_outage_and_50_percent_throttlin
     kube_cluster.kubectl("apply", "-n", namespace, "-f", "-",
                          input="\n---\n".join(json.dumps(d) for d in documents))  # fmt: skip
 
-    wait_until(
-        operator_process.guard(
-            lambda: statuses(kube_cluster, namespace) == ["Completed"] * RESOURCES),
-        timeout=240, interval=1,
-        description=f"every job Completed\n{operator_process.output()}",
-    )  # fmt: skip
+    try:
+        wait_until(
+            operator_process.guard(
+                lambda: statuses(kube_cluster, namespace) == ["Completed"] * RESOURCES),
+            timeout=240, interval=1, description="every job Completed",
+        )  # fmt: skip
+    except TimeoutError as error:
+        raise AssertionError(f"{error}\n{operator_process.stacks()}") from error
     stats = control.stats()
     calls, outcomes = stats["calls"], stats["outcomes"]
     print(f"calls through the outage and throttling: {calls}; outcomes: {outcomes}")

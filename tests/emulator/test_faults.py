@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
 
 from sagemaker_operator.testing import Emulator, EmulatorControl, wait_until
 from sagemaker_operator.testing.emulator.control import EmulatorControlError
@@ -136,3 +136,11 @@ def test_fault_settings_are_checked(emulator: Emulator) -> None:
         control.set_faults(throttle_rate=2)
     with pytest.raises(EmulatorControlError, match="unknown fault setting"):
         control.set_faults(explode=True)
+
+
+def test_an_outage_also_resets_connections_already_open(emulator: Emulator) -> None:
+    pooled = client(emulator, attempts=1)
+    pooled.list_training_jobs()  # opens a keep-alive connection
+    EmulatorControl(emulator.endpoint_url).set_faults(refuse_connections_for=1.0)
+    with pytest.raises((EndpointConnectionError, ConnectionClosedError)):
+        pooled.list_training_jobs()

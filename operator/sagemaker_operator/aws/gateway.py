@@ -52,12 +52,17 @@ class SageMakerGateway:
     ) -> None:
         self.endpoint_url = endpoint_url
         self.limits = limits or RateLimits()
-        self._config = Config(
-            retries={"mode": "standard", "total_max_attempts": max_attempts},
-            max_pool_connections=workers,
-        )
+        self._configs = {
+            # Creates and stops: worth waiting for through botocore's backoff.
+            "act": Config(retries={"mode": "standard", "total_max_attempts": max_attempts},
+                          max_pool_connections=workers),
+            # Tracking reads: the next tick is the retry; a throttled list must not hold
+            # a tick for botocore's backoff (up to 20 s an attempt).
+            "poll": Config(retries={"mode": "standard", "total_max_attempts": 2},
+                           max_pool_connections=workers),
+        }  # fmt: skip
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sagemaker")
-        self._clients: dict[str, SageMakerClient] = {}
+        self._clients: dict[tuple[str, str], SageMakerClient] = {}
         self._clients_lock = threading.Lock()
         self._limiters: dict[tuple[str, str], AsyncLimiter] = {}
 
@@ -71,9 +76,11 @@ class SageMakerGateway:
             **request))  # fmt: skip
         return answer["TrainingJobArn"]
 
-    async def describe_training_job(self, region: str, name: str) -> dict[str, Any]:
+    async def describe_training_job(
+        self, region: str, name: str, *, polling: bool = False
+    ) -> dict[str, Any]:
         answer = await self._call(region, "describe", lambda client: client.describe_training_job(
-            TrainingJobName=name))  # fmt: skip
+            TrainingJobName=name), purpose="poll" if polling else "act")  # fmt: skip
         return dict(answer)
 
     async def stop_training_job(self, region: str, name: str) -> None:
@@ -101,6 +108,7 @@ class SageMakerGateway:
             answer = await self._call(
                 region, "list",
                 functools.partial(_list_training_jobs, parameters=dict(parameters)),
+                purpose="poll",
             )  # fmt: skip
             summaries += [dict(summary) for summary in answer["TrainingJobSummaries"]]
             if not answer.get("NextToken"):
@@ -110,11 +118,14 @@ class SageMakerGateway:
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    async def _call(self, region: str, operation: str, call: Callable[[SageMakerClient], T]) -> T:
+    async def _call(
+        self, region: str, operation: str, call: Callable[[SageMakerClient], T],
+        purpose: str = "act",
+    ) -> T:  # fmt: skip
         async with self._limiter(region, operation):
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(
-                self._executor, functools.partial(call, self._client(region))
+                self._executor, functools.partial(call, self._client(region, purpose))
             )
 
     def _limiter(self, region: str, operation: str) -> AsyncLimiter:
@@ -128,16 +139,16 @@ class SageMakerGateway:
             )
         return self._limiters[key]
 
-    def _client(self, region: str) -> SageMakerClient:
+    def _client(self, region: str, purpose: str) -> SageMakerClient:
         with self._clients_lock:
-            client = self._clients.get(region)
+            client = self._clients.get((region, purpose))
             if client is None:
                 # A session per client: boto3 sessions are not thread-safe, clients are.
                 client = boto3.session.Session().client(
                     "sagemaker", region_name=region, endpoint_url=self.endpoint_url,
-                    config=self._config,
+                    config=self._configs[purpose],
                 )  # fmt: skip
-                self._clients[region] = client
+                self._clients[(region, purpose)] = client
             return client
 
 

@@ -7,6 +7,7 @@ job an earlier attempt created, adopted silently.
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -30,6 +31,8 @@ from sagemaker_operator.status.conditions import (
     verdict_for_job,
     verdict_for_problem,
 )
+
+logger = logging.getLogger(__name__)
 
 RETRY_DELAY = 15.0  # seconds, after botocore's own retries are spent; doubles per retry
 MAX_RETRY_DELAY = 300.0
@@ -91,6 +94,7 @@ async def create_job(
                 return
             arn = described["TrainingJobArn"]
         elif failure.retryable:
+            logger.warning("creating %s in %s failed, will retry: %s", name, region, failure)
             patch.status.update(
                 status_fields(
                     None,

@@ -91,7 +91,7 @@ class Tracker:
                     await self._tick_region(region, jobs)
                 except (ClientError, BotoCoreError) as error:
                     # botocore has retried already; the next tick tries again.
-                    logger.warning("listing jobs in %s failed: %s", region, classify(error))
+                    logger.warning("tracking jobs in %s failed: %s", region, classify(error))
 
     async def _tick_region(self, region: str, jobs: dict[str, Tracked]) -> None:
         finished = self._finished.setdefault(region, set())
@@ -121,7 +121,7 @@ class Tracker:
         answer: Mapping[str, Any] = summary
         if summary.get("TrainingJobStatus") in END_STATES:
             answer = await self.runtime.gateway.describe_training_job(
-                tracked.region, tracked.job_name
+                tracked.region, tracked.job_name, polling=True
             )
         job = status_from_sagemaker(answer)
         fields = status_fields(job, verdict_for_job(job), tracked.generation,

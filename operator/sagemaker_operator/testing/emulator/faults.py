@@ -32,8 +32,9 @@ class Faults:
         for name in ("throttle_rate", "error_rate"):
             if name in settings and not 0.0 <= float(settings[name]) <= 1.0:
                 raise ValueError(f"{name} must be a probability between 0 and 1")
-        if "latency" in settings and float(settings["latency"]) < 0:
-            raise ValueError("latency cannot be negative")
+        for name in ("latency", "refuse_connections_for"):
+            if name in settings and float(settings[name] or 0) < 0:
+                raise ValueError(f"{name} cannot be negative")
         for name in ("throttle_rate", "error_rate", "latency"):
             if name in settings:
                 setattr(self, name, float(settings[name]))

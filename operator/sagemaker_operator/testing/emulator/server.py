@@ -7,10 +7,12 @@ live per region as they do in AWS.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import logging
 import re
+import socket
 import threading
 import time
 import urllib.parse
@@ -116,10 +118,14 @@ class Emulator:
             self._stopped = True
             self._shutdown()
 
-    def refuse_connections(self, seconds: float) -> None:
-        """Close the listening socket for ``seconds``: clients get ECONNREFUSED, then it reopens."""
+    def refuse_connections(self, seconds: float, *, keep: socket.socket | None = None) -> None:
+        """Go down for ``seconds``: open connections are reset (but ``keep``, the caller's),
+        new ones get ECONNREFUSED; then the emulator listens again on the same port."""
         with self._lifecycle:
+            server = self._server
             self._shutdown()
+        if server is not None:
+            server.drop_connections(keep)
         timer = threading.Timer(seconds, self._reopen)
         timer.daemon = True
         timer.start()
@@ -173,6 +179,29 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
     emulator: Emulator
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self.connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self, keep: socket.socket | None) -> None:
+        """Reset every open client connection but ``keep``, as an endpoint going down does."""
+        with self._connections_lock:
+            connections = [connection for connection in self.connections if connection is not keep]
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -308,7 +337,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         emulator = self.server.emulator
         try:
-            answer = _route_control(emulator, method, route, _json_object(body))
+            payload = _json_object(body)
+            answer = _route_control(emulator, method, route, payload)
         except _NoSuchControlError as error:
             self._send_json(404, {"error": str(error)})
             return
@@ -318,6 +348,11 @@ class _Handler(BaseHTTPRequestHandler):
         except SageMakerError as error:
             self._send_json(404 if "not found" in error.message else 409, {"error": error.message})
             return
+        refuse = float(payload.get("refuse_connections_for") or 0) if route == "faults" else 0
+        if refuse > 0 and method == "POST":
+            # Down before this answer leaves (on the caller's own connection, kept open
+            # for it), so once the caller has the answer, every other connection fails.
+            emulator.refuse_connections(refuse, keep=self.connection)
         self._send_json(200, answer)
 
     # -- wire --------------------------------------------------------------------------
@@ -329,12 +364,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, document.encode(), "text/xml")
 
     def _send(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client went away (a killed operator, a timed-out call): as AWS, carry on.
+            self.close_connection = True
 
 
 ControlAnswer = dict[str, Any]
@@ -383,11 +422,6 @@ def _faults(emulator: Emulator, method: str, payload: dict[str, Any]) -> Control
     if method != "POST":
         return emulator.injector.faults.as_dict()
     emulator.injector.configure(payload)
-    refuse = float(payload.get("refuse_connections_for") or 0)
-    if refuse > 0:
-        # Closed before this answer leaves (on its own, already accepted connection), so
-        # once the caller has the answer, every new connection is refused.
-        emulator.refuse_connections(refuse)
     return emulator.injector.faults.as_dict()
 
 
