@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from sagemaker_operator.codegen import CRD_FILE
-from sagemaker_operator.testing import KubeCluster
+from sagemaker_operator.testing import KubeCluster, wait_until
 
 pytest_plugins = ["sagemaker_operator.testing.pytest_plugin"]
 
@@ -20,5 +20,12 @@ def trainingjob_crd(kube_cluster: KubeCluster) -> str:
     path = ROOT / CRD_FILE
     kube_cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(path))
     name = "trainingjobs.sagemaker-operator.dev"
-    kube_cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{name}")
+
+    def established() -> bool:
+        found = kube_cluster.kubectl("get", "crd", name, "-o",
+                                     "jsonpath={.status.conditions[?(@.type=='Established')].status}",
+                                     check=False)  # fmt: skip
+        return found.stdout.strip() == "True"
+
+    wait_until(established, timeout=60, interval=0.2, description=f"CRD {name} Established")
     return name

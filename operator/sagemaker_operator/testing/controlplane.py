@@ -39,6 +39,14 @@ class ControlPlaneError(RuntimeError):
     """The control plane could not start; the message carries the failing process's log."""
 
 
+class KubectlError(subprocess.CalledProcessError):
+    """kubectl failed; the message carries what kubectl said."""
+
+    def __str__(self) -> str:
+        said = (self.stderr or self.stdout or "").strip()
+        return f"{super().__str__()}: {said}"
+
+
 @dataclass(frozen=True)
 class KubeCluster:
     """Any Kubernetes API server reachable through a kubeconfig: local, kind, or real."""
@@ -51,8 +59,11 @@ class KubeCluster:
         self, *args: str, input: str | None = None, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
         """Run kubectl against this cluster; raises with kubectl's stderr when check fails."""
+        # A local control plane's discovery cache lives with it: ports are reused, and a
+        # cache left by an earlier cluster on the same port would describe other APIs.
+        cache = [f"--cache-dir={self.kubeconfig.parent / 'kubectl-cache'}"] if self.local else []
         process = subprocess.run(
-            [str(self.kubectl_path), f"--kubeconfig={self.kubeconfig}", *args],
+            [str(self.kubectl_path), f"--kubeconfig={self.kubeconfig}", *cache, *args],
             input=input,
             capture_output=True,
             text=True,
@@ -60,9 +71,7 @@ class KubeCluster:
             timeout=120,
         )
         if check and process.returncode != 0:
-            raise subprocess.CalledProcessError(
-                process.returncode, process.args, process.stdout, process.stderr
-            )
+            raise KubectlError(process.returncode, process.args, process.stdout, process.stderr)
         return process
 
     def api_client(self) -> ApiClient:
