@@ -11,7 +11,10 @@ from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, w
 from tests.api.manifests import manifest
 from tests.controller.conftest import OperatorProcess
 
-pytestmark = pytest.mark.cluster
+# Slow (one to four minutes) and not yet steady enough for every CI run: one run in
+# about five saw the emulator stay down after its outage (its listener now retries to
+# come back); `make test-slow` runs it.
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 RESOURCES = 20
 

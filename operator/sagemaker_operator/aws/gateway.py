@@ -124,9 +124,16 @@ class SageMakerGateway:
     ) -> T:  # fmt: skip
         async with self._limiter(region, operation):
             loop = asyncio.get_running_loop()
+            # The client is looked up (or made, which loads the service model) in the
+            # worker thread too: nothing slow runs on the event loop.
             return await loop.run_in_executor(
-                self._executor, functools.partial(call, self._client(region, purpose))
+                self._executor, lambda: call(self._client(region, purpose))
             )
+
+    def warm_up(self, region: str) -> None:
+        """Make the default region's clients now, before the operator starts serving."""
+        for purpose in self._configs:
+            self._client(region, purpose)
 
     def _limiter(self, region: str, operation: str) -> AsyncLimiter:
         key = (region, operation)

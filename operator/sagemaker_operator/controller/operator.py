@@ -35,6 +35,7 @@ def run(settings: OperatorSettings) -> None:
         raise ConfigurationError(
             "no AWS region: set AWS_REGION (or SAGEMAKER_OPERATOR_REGION, or --region)"
         )
+    gateway.warm_up(region)
     runtime = Runtime(
         settings=settings,
         gateway=gateway,

@@ -43,6 +43,7 @@ CONTROL_PREFIX = "/_emulator/"
 _TARGET_PREFIX = "SageMaker."
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
 _JSON_11 = "application/x-amz-json-1.1"
+_REOPEN_ATTEMPTS = 300  # every 0.1 s: up to 30 s after an outage ends
 
 
 class Emulator:
@@ -135,10 +136,22 @@ class Emulator:
         self.injector.reset()
         self.clock.reset()
 
-    def _reopen(self) -> None:
+    def _reopen(self, attempt: int = 1) -> None:
         with self._lifecycle:
-            if self._server is None and not self._stopped:
+            if self._server is not None or self._stopped:
+                return
+            try:
                 self._serve()
+            except OSError as error:  # the port still held by closing connections
+                if attempt >= _REOPEN_ATTEMPTS:
+                    logger.exception("the emulator could not listen on port %s again", self.port)
+                    return
+                logger.debug("listening again on port %s failed (%s); retrying", self.port, error)
+            else:
+                return
+        timer = threading.Timer(0.1, self._reopen, kwargs={"attempt": attempt + 1})
+        timer.daemon = True
+        timer.start()
 
     def _serve(self) -> None:
         server = _Server((self.host, self.port), _Handler)
