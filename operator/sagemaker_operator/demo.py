@@ -10,7 +10,6 @@ the events, and exits 0 when every example ended as expected. Cleans up after it
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -23,7 +22,8 @@ from typing import Any
 import yaml
 
 from sagemaker_operator.testing.controlplane import KubeCluster, LocalControlPlane
-from sagemaker_operator.testing.emulator import DEFAULT_REGION, Emulator, EmulatorControl
+from sagemaker_operator.testing.emulator import Emulator, EmulatorControl
+from sagemaker_operator.testing.environment import operator_environment
 from sagemaker_operator.testing.processes import log_tail
 
 Say = Callable[[str], None]
@@ -76,16 +76,7 @@ class _OperatorProcess:
     """The operator as a child process watching the demo namespace; gives its log path."""
 
     def __init__(self, cluster: KubeCluster, emulator: Emulator) -> None:
-        self.environment = {
-            **os.environ,
-            "KUBECONFIG": str(cluster.kubeconfig),
-            "AWS_ENDPOINT_URL_SAGEMAKER": emulator.endpoint_url,
-            "AWS_ENDPOINT_URL_STS": emulator.endpoint_url,
-            "AWS_REGION": DEFAULT_REGION,
-            "AWS_ACCESS_KEY_ID": "demo",
-            "AWS_SECRET_ACCESS_KEY": "demo",  # the emulator checks no signature
-            "SAGEMAKER_OPERATOR_POLL_INTERVAL": "1",
-        }
+        self.environment = operator_environment(cluster, emulator, poll_interval="1")
         self.folder = tempfile.TemporaryDirectory(prefix="sagemaker-operator-demo-")
         self.log = Path(self.folder.name) / "operator.log"
         self.process: subprocess.Popen[bytes] | None = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from typing import TypeVar
 import pytest
 
 from sagemaker_operator.testing import Emulator, KubeCluster, wait_until
+from sagemaker_operator.testing.environment import operator_environment
 from sagemaker_operator.testing.processes import log_tail
 
 T = TypeVar("T")
@@ -92,19 +92,10 @@ def operator_process(
     The local control plane has no namespace controller, so resources of earlier tests
     stay in their namespaces; an operator watching everything would act on them too.
     """  # fmt: skip
-    environment = {
-        **os.environ,
-        "KUBECONFIG": str(kube_cluster.kubeconfig),
-        "AWS_ENDPOINT_URL_SAGEMAKER": emulator.endpoint_url,
-        "AWS_ENDPOINT_URL_STS": emulator.endpoint_url,
-        "AWS_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "operator",
-        "AWS_SECRET_ACCESS_KEY": "operator",
-        "SAGEMAKER_OPERATOR_POLL_INTERVAL": "1",
-        # Tests create dozens of jobs at once; AWS-safe defaults would make them wait.
-        "SAGEMAKER_OPERATOR_CREATE_RATE": "50",
-        "SAGEMAKER_OPERATOR_DESCRIBE_RATE": "50",
-    }
+    # Tests create dozens of jobs at once; AWS-safe default rate limits would make them wait.
+    environment = operator_environment(
+        kube_cluster, emulator, poll_interval="1", create_rate="50", describe_rate="50"
+    )
     running = OperatorProcess(environment, namespace, tmp_path / "operator.log")
     yield running
     running.stop()
