@@ -10,8 +10,6 @@ the events, and exits 0 when every example ended as expected. Cleans up after it
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -23,7 +21,7 @@ import yaml
 
 from sagemaker_operator.testing.controlplane import KubeCluster, LocalControlPlane
 from sagemaker_operator.testing.emulator import Emulator, EmulatorControl
-from sagemaker_operator.testing.environment import operator_environment
+from sagemaker_operator.testing.operator import OperatorProcess, operator_environment
 from sagemaker_operator.testing.processes import log_tail
 
 Say = Callable[[str], None]
@@ -54,11 +52,15 @@ def run_demo(say: Say, examples: Path = Path("examples")) -> None:
         cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s",
                         "crd/trainingjobs.sagemaker-operator.dev")  # fmt: skip
         cluster.kubectl("create", "namespace", NAMESPACE)
-        with _OperatorProcess(cluster, emulator) as operator_log:
+        environment = operator_environment(cluster, emulator, poll_interval="1")
+        with (
+            tempfile.TemporaryDirectory(prefix="sagemaker-operator-demo-") as folder,
+            OperatorProcess(environment, NAMESPACE, Path(folder) / "operator.log") as operator,
+        ):
             for document in documents:
                 cluster.kubectl("apply", "-n", NAMESPACE, "-f", "-", input=json.dumps(document))
             say(f"applied {len(documents)} examples: {', '.join(sorted(expected))}\n")
-            final = _follow(say, cluster, emulator, expected, operator_log)
+            final = _follow(say, cluster, emulator, expected, operator.log)
             say("\n$ kubectl get trainingjobs -o wide")
             say(cluster.kubectl("get", "trainingjobs", "-n", NAMESPACE, "-o", "wide").stdout)
             say("$ kubectl get events")
@@ -70,33 +72,6 @@ def run_demo(say: Say, examples: Path = Path("examples")) -> None:
         raise DemoError(f"unexpected end states: {wrong} (expected {expected})")
     say(f"every example ended as expected in {time.monotonic() - started:.0f} s; "
         "everything stopped and removed")  # fmt: skip
-
-
-class _OperatorProcess:
-    """The operator as a child process watching the demo namespace; gives its log path."""
-
-    def __init__(self, cluster: KubeCluster, emulator: Emulator) -> None:
-        self.environment = operator_environment(cluster, emulator, poll_interval="1")
-        self.folder = tempfile.TemporaryDirectory(prefix="sagemaker-operator-demo-")
-        self.log = Path(self.folder.name) / "operator.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Path:
-        with self.log.open("wb") as output:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "sagemaker_operator", "run", "--namespace", NAMESPACE],
-                env=self.environment, stdout=output, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        return self.log
-
-    def __exit__(self, *_: object) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        self.folder.cleanup()
 
 
 def _follow(

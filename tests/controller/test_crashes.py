@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
+from sagemaker_operator.testing.operator import OperatorProcess
 from tests.api.manifests import manifest
-from tests.controller.conftest import OperatorProcess
 
 pytestmark = pytest.mark.cluster
 

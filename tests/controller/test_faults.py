@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
+from sagemaker_operator.testing.operator import OperatorProcess
 from tests.api.manifests import manifest
-from tests.controller.conftest import OperatorProcess
 
 # Slow (one to four minutes) and not yet steady enough for every CI run: one run in
 # about five saw the emulator stay down after its outage (its listener now retries to

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
-from tests.controller.conftest import OperatorProcess
+from sagemaker_operator.testing.operator import OperatorProcess
 
 pytestmark = pytest.mark.cluster
 

@@ -10,8 +10,8 @@ from kubernetes import client
 
 from sagemaker_operator.api import GROUP, PLURAL, VERSION
 from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
+from sagemaker_operator.testing.operator import OperatorProcess
 from tests.api.manifests import manifest
-from tests.controller.conftest import OperatorProcess
 
 pytestmark = pytest.mark.cluster
 
