@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: venv binaries generate lint format test test-slow demo bench-emulator clean
+.PHONY: venv binaries generate lint format test demo bench-emulator clean
 
 venv: $(INSTALLED)
 
@@ -38,10 +38,6 @@ format: venv
 # pytest exits 5 when it collected no test: make treats that as the failure it is.
 test: lint binaries
 	$(BIN)/pytest
-
-# The minutes-long fault test (30 s outage, 50 % throttling): not part of `make test`.
-test-slow: venv binaries
-	$(BIN)/pytest -m slow
 
 demo: venv binaries
 	$(BIN)/sagemaker-operator demo

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from sagemaker_operator import __version__
+from sagemaker_operator.settings import OperatorSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,3 +54,23 @@ def test_the_crd_command_prints_the_committed_crd() -> None:
     ).stdout  # fmt: skip
     committed = (ROOT / "crds" / "trainingjobs.sagemaker-operator.dev.yaml").read_text()
     assert printed == committed
+
+
+def test_every_operator_setting_is_also_a_flag_of_run() -> None:
+    shown = subprocess.run(
+        [sys.executable, "-m", "sagemaker_operator", "run", "--help"],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    for name in OperatorSettings.model_fields:
+        flag = "--namespace" if name == "namespaces" else f"--{name.replace('_', '-')}"
+        assert flag in shown, name
+
+
+def test_a_wrong_setting_is_refused_before_anything_starts_naming_it() -> None:
+    refused = subprocess.run(
+        [sys.executable, "-m", "sagemaker_operator", "run", "--poll-interval", "0"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "poll_interval" in refused.stderr
+    assert "greater than 0" in refused.stderr

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import typing
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -90,18 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     operate = commands.add_parser(
         "run", help="run the operator (settings also from SAGEMAKER_OPERATOR_* variables)"
     )
-    operate.add_argument("--region", help="default region for jobs without spec.region")
-    operate.add_argument("--endpoint-url", help="SageMaker endpoint (default: boto3's)")
-    operate.add_argument(
-        "--namespace",
-        action="append",
-        dest="namespaces",
-        help="a namespace to watch (repeatable; default: all)",
-    )
-    operate.add_argument("--poll-interval", type=float, help="seconds between status polls")
-    operate.add_argument("--deletion-policy", choices=["delete", "retain"])
-    operate.add_argument("--policy-file", type=Path, help="namespace policy (YAML)")
-    operate.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    _settings_flags(operate)
     operate.set_defaults(run=_run_operator)
 
     crd = commands.add_parser("crd", help="print the TrainingJob CRD (kubectl apply -f -)")
@@ -236,13 +226,32 @@ def _emulator(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _settings_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per operator setting (--poll-interval for poll_interval, …), made from
+    OperatorSettings itself so flags, environment variables and docs cannot drift."""
+    for name, field in OperatorSettings.model_fields.items():
+        options: dict[str, Any] = {"help": field.description, "dest": name}
+        annotation = field.annotation
+        if typing.get_origin(annotation) is typing.Literal:
+            options["choices"] = typing.get_args(annotation)
+        elif name == "namespaces":
+            options.update(action="append", dest=name, metavar="NAMESPACE",
+                           help="a namespace to watch (repeatable; default: all)")  # fmt: skip
+            parser.add_argument("--namespace", **options)
+            continue
+        else:
+            kinds = [kind for kind in typing.get_args(annotation) or (annotation,)
+                     if kind is not type(None)]  # fmt: skip
+            options["type"] = kinds[0] if kinds and kinds[0] in (float, int, Path) else str
+        parser.add_argument(f"--{name.replace('_', '-')}", **options)
+
+
 def _run_operator(arguments: argparse.Namespace) -> int:
     flags = {
         name: getattr(arguments, name)
-        for name in ("region", "endpoint_url", "namespaces", "poll_interval",
-                     "deletion_policy", "policy_file", "log_level")
-        if getattr(arguments, name) is not None
-    }  # fmt: skip
+        for name in OperatorSettings.model_fields
+        if getattr(arguments, name, None) is not None
+    }
     try:
         operator.run(OperatorSettings(**flags))
     except (ValidationError, operator.ConfigurationError) as error:

@@ -34,6 +34,12 @@ class OperatorSettings(BaseSettings):
     describe_rate: float = Field(default=5.0, gt=0, description="DescribeTrainingJob calls/s")
     list_rate: float = Field(default=2.0, gt=0, description="ListTrainingJobs calls/s")
     stop_rate: float = Field(default=2.0, gt=0, description="StopTrainingJob calls/s")
+    retry_delay: float = Field(
+        default=15.0, gt=0,
+        description="seconds before the first retry of a call botocore gave up on; doubles "
+        "per retry, with jitter",
+    )  # fmt: skip
+    max_retry_delay: float = Field(default=300.0, gt=0, description="ceiling of retry_delay")
     deletion_policy: Literal["delete", "retain"] = Field(
         default="delete",
         description="on resource deletion: stop the job (delete) or leave it running (retain)",
@@ -45,4 +51,6 @@ class OperatorSettings(BaseSettings):
     account_id: str | None = Field(
         default=None, description="the operator's AWS account (default: from STS)"
     )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="the operator's log level"
+    )

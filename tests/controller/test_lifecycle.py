@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from sagemaker_operator.api.trainingjob import Spec
+from sagemaker_operator.controller.requests import Owner, create_request
 from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
 from sagemaker_operator.testing.operator import OperatorProcess
 
@@ -226,3 +228,69 @@ def test_a_job_past_its_max_runtime_is_stopped_and_stalled(
     assert found["status"]["trainingJobStatus"] == "Stopped"
     assert conditions(found)["Stalled"] == ("True", "MaxRuntimeExceeded")
     assert conditions(found)["Ready"][0] == "False"
+
+
+def gone(cluster: KubeCluster, namespace: str, name: str) -> bool:
+    return cluster.kubectl("get", "trainingjob", name, "-n", namespace, check=False).returncode != 0
+
+
+@pytest.mark.parametrize("annotated", ["resource", "namespace"])
+def test_a_retained_job_runs_on_after_its_resource_is_deleted(
+    kube_cluster: KubeCluster, namespace: str, emulator: Emulator,
+    operator_process: OperatorProcess, annotated: str,
+) -> None:  # fmt: skip
+    EmulatorControl(emulator.endpoint_url).set_profile("fast", {"Training": 120})
+    document = manifest_for("minimal")
+    retain = "sagemaker-operator.dev/deletion-policy=retain"
+    if annotated == "resource":
+        document["metadata"]["annotations"] = dict([retain.split("=")])
+    else:
+        kube_cluster.kubectl("annotate", "namespace", namespace, retain)
+    apply(kube_cluster, namespace, document)
+    wait_until(operator_process.guard(lambda: resource(kube_cluster, namespace, "minimal")
+                                      .get("status", {}).get("trainingJobArn")),
+               timeout=30, description="ARN")  # fmt: skip
+
+    kube_cluster.kubectl("delete", "trainingjob", "minimal", "-n", namespace, "--wait=false")
+    wait_until(operator_process.guard(lambda: gone(kube_cluster, namespace, "minimal")),
+               timeout=30, description="the resource gone")  # fmt: skip
+    described = emulator.sagemaker_client().describe_training_job(TrainingJobName="minimal")
+    assert described["TrainingJobStatus"] == "InProgress"
+    assert EmulatorControl(emulator.endpoint_url).calls("StopTrainingJob") == 0
+    assert ("Normal", "Retained") in events(kube_cluster, namespace, "minimal")
+
+
+def test_a_job_of_the_same_name_made_for_another_resource_is_a_name_conflict(
+    kube_cluster: KubeCluster, namespace: str, emulator: Emulator,
+    operator_process: OperatorProcess,
+) -> None:  # fmt: skip
+    document = manifest_for("minimal")
+    elsewhere = Owner("0000-another-cluster", namespace, "minimal")
+    emulator.sagemaker_client().create_training_job(
+        **create_request(Spec.model_validate(document["spec"]), elsewhere)
+    )
+    control = EmulatorControl(emulator.endpoint_url)
+    # The check of the existing job's tags meets throttling first: retried, not a verdict.
+    control.set_faults(throttle_rate=1.0, throttle_operations=["DescribeTrainingJob"])
+    apply(kube_cluster, namespace, document)
+
+    def reason(kind: str) -> str | None:
+        found = conditions(resource(kube_cluster, namespace, "minimal"))
+        state, why = found.get(kind, ("False", ""))
+        return why if state == "True" else None
+
+    wait_until(operator_process.guard(lambda: reason("Reconciling") == "ThrottlingException"),
+               timeout=60, description="Reconciling with the throttling error")  # fmt: skip
+    assert reason("Stalled") is None
+    control.set_faults(throttle_rate=0.0, throttle_operations=[])
+
+    wait_until(operator_process.guard(lambda: reason("Stalled") == "NameConflict"),
+               timeout=60, description="Stalled: NameConflict")  # fmt: skip
+    found = resource(kube_cluster, namespace, "minimal")
+    message = next(c["message"] for c in found["status"]["conditions"] if c["type"] == "Stalled")
+    assert "a training job named minimal already exists in us-east-1" in message
+    assert "trainingJobArn" not in found["status"]
+    # The other resource's, then one per attempt of ours: refused, its check throttled and
+    # retried once later (kopf's retry comes ≥ 7.5 s after the faults were lifted).
+    assert control.calls("CreateTrainingJob") == 3
+    assert ("Warning", "NameConflict") in events(kube_cluster, namespace, "minimal")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -246,3 +247,22 @@ def test_the_cli_refuses_a_malformed_phase() -> None:
     )
     assert result.returncode != 0
     assert "--phase expects NAME=SECONDS" in result.stderr
+
+
+def test_a_request_cut_off_by_a_client_that_died_is_not_counted_as_a_call(
+    emulator: Emulator,
+) -> None:
+    host, port = emulator.endpoint_url.removeprefix("http://").split(":")
+    body = b'{"TrainingJobName": "cut"'
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(
+            b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: SageMaker.CreateTrainingJob\r\n"
+            b"Content-Type: application/x-amz-json-1.1\r\n"
+            + f"Content-Length: {len(body) + 500}\r\n\r\n".encode() + body
+        )  # fmt: skip
+        connection.shutdown(socket.SHUT_WR)  # the client is gone before its body is
+        assert connection.recv(1024) == b""  # no answer: the server just closes
+    control = EmulatorControl(emulator.endpoint_url)
+    assert control.stats()["calls"] == {}
+    control.reset()  # and the server still serves
+    assert emulator.sagemaker_client().list_training_jobs()["TrainingJobSummaries"] == []

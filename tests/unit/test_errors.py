@@ -14,7 +14,7 @@ from botocore.exceptions import (
 )
 
 from sagemaker_operator.aws.errors import Disposition, classify
-from sagemaker_operator.controller.create import MAX_RETRY_DELAY, RETRY_DELAY, retry_delay
+from sagemaker_operator.controller.create import retry_delay
 
 
 def client_error(code: str, status: int, message: str = "m") -> ClientError:
@@ -79,8 +79,12 @@ def test_other_exceptions_are_not_aws_errors() -> None:
 
 
 def test_retries_back_off_exponentially_with_jitter_and_a_ceiling() -> None:
-    first = [retry_delay(0) for _ in range(200)]
-    assert all(RETRY_DELAY / 2 <= delay <= RETRY_DELAY for delay in first)
+    first = [retry_delay(0, 15, 300) for _ in range(200)]
+    assert all(7.5 <= delay <= 15 for delay in first)
     assert len(set(first)) > 100  # jittered, so retries of many resources do not align
-    assert max(retry_delay(3) for _ in range(200)) > RETRY_DELAY * 4
-    assert all(retry_delay(30) <= MAX_RETRY_DELAY for _ in range(200))
+    assert max(retry_delay(3, 15, 300) for _ in range(200)) > 15 * 4
+    assert all(retry_delay(30, 15, 300) <= 300 for _ in range(200))
+
+
+def test_a_ceiling_below_the_first_delay_bounds_every_delay() -> None:
+    assert all(2.5 <= retry_delay(retry, 15, 5) <= 5 for retry in range(5) for _ in range(50))

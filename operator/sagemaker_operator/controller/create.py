@@ -34,14 +34,12 @@ from sagemaker_operator.status.conditions import (
 
 logger = logging.getLogger(__name__)
 
-RETRY_DELAY = 15.0  # seconds, after botocore's own retries are spent; doubles per retry
-MAX_RETRY_DELAY = 300.0
 
-
-def retry_delay(retry: int) -> float:
-    """Exponential backoff with full jitter over kopf's retries of the handler."""
-    ceiling = min(MAX_RETRY_DELAY, RETRY_DELAY * 2**retry)
-    return random.uniform(RETRY_DELAY / 2, ceiling)  # noqa: S311 - jitter, not secrecy
+def retry_delay(retry: int, first: float, ceiling: float) -> float:
+    """Exponential backoff with jitter over kopf's retries of the handler: the n-th retry
+    waits between first/2 and min(ceiling, first·2ⁿ) seconds."""
+    upper = min(ceiling, first * 2**retry)
+    return random.uniform(min(first, upper) / 2, upper)  # noqa: S311 - jitter, not secrecy
 
 
 async def create_job(
@@ -81,33 +79,33 @@ async def create_job(
         return
 
     try:
-        arn = await runtime.gateway.create_training_job(region, request)
-        described: Mapping[str, Any] | None = None
+        arn, described = await _create_or_adopt(runtime, region, name, request, owner)
+    except NameConflictError:
+        await stall("NameConflict", f"a training job named {name} already exists in {region} "
+                    f"and was not created for this resource ({ref.namespace}/{ref.name}); "
+                    "set spec.trainingJobName to another name")  # fmt: skip
+        return
     except (ClientError, BotoCoreError) as error:
         failure = classify(error)
-        if failure.code == "ResourceInUse":
-            described = await _adoptable(runtime, region, name, owner)
-            if described is None:
-                await stall("NameConflict", f"a training job named {name} already exists in "
-                      f"{region} and was not created for this resource ({ref.namespace}/"
-                      f"{ref.name}); set spec.trainingJobName to another name")  # fmt: skip
-                return
-            arn = described["TrainingJobArn"]
-        elif failure.retryable:
-            logger.warning("creating %s in %s failed, will retry: %s", name, region, failure)
-            patch.status.update(
-                status_fields(
-                    None,
-                    verdict_for_problem(failure.code, failure.message, retrying=True),
-                    generation,
-                    conditions,
-                )
-            )
-            await runtime.error_event(ref, failure.code, failure.message)
-            raise kopf.TemporaryError(str(failure), delay=retry_delay(retry)) from error
-        else:
+        if not failure.retryable:
             await stall(failure.code, failure.message)
             return
+        logger.warning("creating %s in %s failed, will retry: %s", name, region, failure)
+        patch.status.update(
+            status_fields(
+                None,
+                verdict_for_problem(failure.code, failure.message, retrying=True),
+                generation,
+                conditions,
+            )
+        )
+        await runtime.error_event(ref, failure.code, failure.message)
+        raise kopf.TemporaryError(
+            str(failure),
+            delay=retry_delay(
+                retry, runtime.settings.retry_delay, runtime.settings.max_retry_delay
+            ),
+        ) from error
 
     job = status_from_sagemaker(
         described or {"TrainingJobStatus": "InProgress", "SecondaryStatus": "Starting"}
@@ -121,13 +119,28 @@ async def create_job(
                   f"training job {name} in {region}: {arn}")  # fmt: skip
 
 
-async def _adoptable(
-    runtime: Runtime, region: str, name: str, owner: Owner
-) -> Mapping[str, Any] | None:
-    """The existing job's description if an earlier attempt created it for this resource."""
+class NameConflictError(Exception):
+    """A job of that name exists in the region and was not created for this resource."""
+
+
+async def _create_or_adopt(
+    runtime: Runtime, region: str, name: str, request: dict[str, Any], owner: Owner
+) -> tuple[str, Mapping[str, Any] | None]:
+    """The job's ARN, and its description when an earlier attempt had created it.
+
+    AWS errors from any of the calls (create, or describe and list-tags to adopt)
+    propagate, for the caller to classify.
+    """
+    try:
+        return await runtime.gateway.create_training_job(region, request), None
+    except ClientError as error:
+        if classify(error).code != "ResourceInUse":
+            raise
     described = await runtime.gateway.describe_training_job(region, name)
     tags = await runtime.gateway.list_tags(region, described["TrainingJobArn"])
-    return described if owned_by(tags, owner) else None
+    if not owned_by(tags, owner):
+        raise NameConflictError(name)
+    return str(described["TrainingJobArn"]), described
 
 
 def logs_url(region: str, name: str) -> str:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import kopf
+import kubernetes
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sagemaker_operator.api import GROUP
@@ -17,8 +18,26 @@ DELETION_POLICY_ANNOTATION = f"{GROUP}/deletion-policy"
 STOP_CHECK_DELAY = 10.0  # seconds between checks while SageMaker stops the job
 
 
-def deletion_policy(runtime: Runtime, annotations: Mapping[str, str]) -> str:
-    return annotations.get(DELETION_POLICY_ANNOTATION) or runtime.settings.deletion_policy
+POLICIES = ("delete", "retain")
+
+
+class InvalidDeletionPolicyError(ValueError):
+    pass
+
+
+def deletion_policy(resource: Mapping[str, str], namespace: Mapping[str, str], default: str) -> str:
+    """The resource's annotation, else its namespace's, else the operator's setting."""
+    for where, found in (("resource", resource), ("namespace", namespace)):
+        value = found.get(DELETION_POLICY_ANNOTATION)
+        if value is None:
+            continue
+        if value.strip().lower() not in POLICIES:
+            raise InvalidDeletionPolicyError(
+                f"the {where} annotation {DELETION_POLICY_ANNOTATION}={value!r} is neither "
+                f"{' nor '.join(POLICIES)}"
+            )
+        return value.strip().lower()
+    return default
 
 
 async def delete_job(
@@ -29,7 +48,19 @@ async def delete_job(
     if not status.get("trainingJobArn") or status.get("trainingJobStatus") in END_STATES:
         return
     region, name = str(status["region"]), str(status["trainingJobName"])
-    if deletion_policy(runtime, annotations) == "retain":
+    try:
+        namespace_annotations = await runtime.namespace_annotations(ref.namespace)
+        policy = deletion_policy(
+            annotations, namespace_annotations, runtime.settings.deletion_policy
+        )
+    except kubernetes.client.ApiException as error:
+        message = f"cannot read namespace {ref.namespace} for its deletion policy: {error.reason}"
+        raise kopf.TemporaryError(message, delay=STOP_CHECK_DELAY) from error
+    except InvalidDeletionPolicyError as error:
+        # Neither stop a job the user may want kept, nor keep one they may want stopped.
+        await runtime.error_event(ref, "InvalidDeletionPolicy", str(error))
+        raise kopf.TemporaryError(str(error), delay=6 * STOP_CHECK_DELAY) from error
+    if policy == "retain":
         await runtime.event(ref, "Retained", f"training job {name} in {region} left running")
         return
     try:

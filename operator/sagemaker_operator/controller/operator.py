@@ -23,7 +23,9 @@ class ConfigurationError(RuntimeError):
 
 def run(settings: OperatorSettings) -> None:
     logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
     )
     gateway = SageMakerGateway(
         endpoint_url=settings.endpoint_url,

@@ -64,6 +64,11 @@ class Runtime:
             GROUP, VERSION, ref.namespace, PLURAL, ref.name, {"status": status},
         )  # fmt: skip
 
+    async def namespace_annotations(self, namespace: str) -> Mapping[str, str]:
+        """The namespace's annotations (where a deletion policy may be set for all in it)."""
+        found = await asyncio.to_thread(self.core().read_namespace, namespace)
+        return dict(found.metadata.annotations or {})
+
     async def event(
         self, ref: ResourceRef, reason: str, message: str, *, warning: bool = False
     ) -> None:

@@ -47,9 +47,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "local_only: needs the local control plane itself, not an existing cluster"
     )
-    config.addinivalue_line(
-        "markers", "slow: minutes long; left out of `make test`, run by `make test-slow`"
-    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

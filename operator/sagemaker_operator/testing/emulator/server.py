@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import socket
+import sys
 import threading
 import time
 import urllib.parse
@@ -208,6 +209,13 @@ class _Server(ThreadingHTTPServer):
             self.connections.discard(request)
         super().shutdown_request(request)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that resets its connection (killed, or timed out) is not a server error."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            logger.debug("connection from %s reset", client_address[0])
+            return
+        super().handle_error(request, client_address)
+
     def drop_connections(self, keep: socket.socket | None) -> None:
         """Reset every open client connection but ``keep``, as an endpoint going down does."""
         with self._connections_lock:
@@ -235,7 +243,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch("POST")
 
     def _dispatch(self, method: str) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        if len(body) < length:
+            # The client went away mid-request (a killed operator): there is nobody to
+            # answer, and a cut body is not a call (it would count as a ValidationException).
+            self.close_connection = True
+            return
         path = urllib.parse.urlsplit(self.path).path
         if path.startswith(CONTROL_PREFIX):
             self._control(method, path.removeprefix(CONTROL_PREFIX).strip("/"), body)
