@@ -23,7 +23,7 @@ from sagemaker_operator import __version__, codegen
 from sagemaker_operator.controller import operator
 from sagemaker_operator.demo import DemoError, run_demo
 from sagemaker_operator.settings import OperatorSettings
-from sagemaker_operator.testing.binaries import BinariesError, ensure_binaries
+from sagemaker_operator.testing.binaries import BinariesError, ensure_binaries, ensure_helm
 from sagemaker_operator.testing.controlplane import ControlPlaneError, LocalControlPlane
 from sagemaker_operator.testing.emulator import (
     DEFAULT_ACCOUNT_ID,
@@ -296,11 +296,12 @@ def _cluster_build(arguments: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         binaries = ensure_binaries()
+        helm = ensure_helm()
     except BinariesError as error:
         print(f"sagemaker-operator cluster build: {error}", file=sys.stderr)
         return 1
     print(f"{binaries.source} ({time.monotonic() - started:.0f} s):")
-    for path in (binaries.etcd, binaries.kube_apiserver, binaries.kubectl):
+    for path in (binaries.etcd, binaries.kube_apiserver, binaries.kubectl, helm):
         print(f"  {path}")
     return 0
 

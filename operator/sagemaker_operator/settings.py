@@ -51,6 +51,26 @@ class OperatorSettings(BaseSettings):
     account_id: str | None = Field(
         default=None, description="the operator's AWS account (default: from STS)"
     )
+    peering: str | None = Field(
+        default=None, description="kopf peering object's name: replicas where only the "
+        "highest priority one works (default: standalone)",
+    )  # fmt: skip
+    probe_port: int | None = Field(
+        default=None, ge=1, le=65535,
+        description="serve kopf's liveness probe on http://0.0.0.0:PORT/healthz",
+    )  # fmt: skip
+    metrics_port: int | None = Field(
+        default=None, ge=0, le=65535,
+        description="serve Prometheus metrics on http://0.0.0.0:PORT/metrics (0: any port)",
+    )  # fmt: skip
+    webhook_port: int | None = Field(
+        default=None, ge=0, le=65535,
+        description="serve the validating admission webhook on this port (0: any port)",
+    )  # fmt: skip
+    webhook_cert_dir: Path | None = Field(
+        default=None, description="the webhook's tls.crt and tls.key (default: a self-signed "
+        "certificate, and the operator registers the webhook itself)",
+    )  # fmt: skip
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="the operator's log level"
     )

@@ -15,6 +15,7 @@ import datetime
 import functools
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import boto3
 from aiolimiter import AsyncLimiter
 from botocore.config import Config
+
+from sagemaker_operator import metrics
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -122,13 +125,19 @@ class SageMakerGateway:
         self, region: str, operation: str, call: Callable[[SageMakerClient], T],
         purpose: str = "act",
     ) -> T:  # fmt: skip
+        waiting = time.monotonic()
         async with self._limiter(region, operation):
+            started = time.monotonic()
+            metrics.RATE_LIMITER_WAIT.labels(operation).observe(started - waiting)
             loop = asyncio.get_running_loop()
-            # The client is looked up (or made, which loads the service model) in the
-            # worker thread too: nothing slow runs on the event loop.
-            return await loop.run_in_executor(
-                self._executor, lambda: call(self._client(region, purpose))
-            )
+            try:
+                # The client is looked up (or made, which loads the service model) in the
+                # worker thread too: nothing slow runs on the event loop.
+                return await loop.run_in_executor(
+                    self._executor, lambda: call(self._client(region, purpose))
+                )
+            finally:
+                metrics.SAGEMAKER_LATENCY.labels(operation).observe(time.monotonic() - started)
 
     def warm_up(self, region: str) -> None:
         """Make the default region's clients now, before the operator starts serving."""
@@ -155,8 +164,25 @@ class SageMakerGateway:
                     "sagemaker", region_name=region, endpoint_url=self.endpoint_url,
                     config=self._configs[purpose],
                 )  # fmt: skip
+                client.meta.events.register("needs-retry.sagemaker", _count_attempt)
                 self._clients[(region, purpose)] = client
             return client
+
+
+def _count_attempt(
+    *, response: Any = None, caught_exception: BaseException | None = None,
+    operation: Any = None, **_: Any,
+) -> None:  # fmt: skip
+    """botocore's per-attempt event (also the one its retry handler decides on)."""
+    if caught_exception is not None:
+        outcome = type(caught_exception).__name__
+    elif response is not None and response[0].status_code < 300:
+        outcome = "ok"
+    elif response is not None:
+        outcome = str(response[1].get("Error", {}).get("Code") or response[0].status_code)
+    else:
+        outcome = "unknown"
+    metrics.SAGEMAKER_CALLS.labels(getattr(operation, "name", "unknown"), outcome).inc()
 
 
 def _list_training_jobs(client: SageMakerClient, parameters: dict[str, Any]) -> Any:

@@ -16,6 +16,7 @@ value (its errors print them anchored, ``^…``), so we use full-match semantics
 from __future__ import annotations
 
 import datetime
+import difflib
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -124,13 +125,24 @@ def _collection_constraints(shape: ListShape | MapShape, value: Any, path: str) 
     return found
 
 
+_ENUM_SHOWN = 12
+
+
+def _enum_message(enum: list[str], value: str) -> str:
+    """AWS's wording; a long set (instance types: 100+) is cut to the closest values, so
+    the message stays readable in `kubectl` output and in a condition."""
+    if len(enum) <= _ENUM_SHOWN:
+        return f"Member must satisfy enum value set: [{', '.join(enum)}]"
+    closest = difflib.get_close_matches(value, enum, n=5, cutoff=0.0)
+    return (f"Member must satisfy enum value set ({len(enum)} values; closest: "
+            f"{', '.join(closest)})")  # fmt: skip
+
+
 def _string_constraints(shape: Shape, value: str, path: str) -> Violations:
     found = _length_constraint(shape, value, path)
     enum: list[str] = shape.metadata.get("enum", [])
     if enum and value not in enum:
-        found.append(ConstraintViolation(
-            path, f"Member must satisfy enum value set: [{', '.join(enum)}]", value
-        ))  # fmt: skip
+        found.append(ConstraintViolation(path, _enum_message(enum, value), value))
     pattern = shape.metadata.get("pattern")
     if pattern is not None and compiled_pattern(pattern).fullmatch(value) is None:
         found.append(ConstraintViolation(

@@ -14,17 +14,10 @@ from typing import Any
 
 import kopf
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import ValidationError
 
-from sagemaker_operator.api.trainingjob import Spec
 from sagemaker_operator.aws.errors import classify
-from sagemaker_operator.controller.requests import (
-    InvalidRequestError,
-    Owner,
-    create_request,
-    job_name,
-    owned_by,
-)
+from sagemaker_operator.controller.checks import RefusedError, plan_job
+from sagemaker_operator.controller.requests import Owner, owned_by
 from sagemaker_operator.controller.runtime import ResourceRef, Runtime, status_fields
 from sagemaker_operator.status.conditions import (
     status_from_sagemaker,
@@ -64,19 +57,13 @@ async def create_job(
         )
         await runtime.error_event(ref, reason, message)
 
+    owner = Owner(ref.uid, ref.namespace, ref.name)
     try:
-        parsed = Spec.model_validate(dict(spec))
-        owner = Owner(ref.uid, ref.namespace, ref.name)
-        request = create_request(parsed, owner)
-    except (ValidationError, InvalidRequestError) as error:
-        await stall("InvalidSpec", str(error))
+        planned = plan_job(spec, owner, runtime.policy, runtime.default_region)
+    except RefusedError as refused:
+        await stall(refused.reason, refused.message)
         return
-    region = parsed.region or runtime.default_region
-    name = job_name(parsed, owner)
-    denied = runtime.policy.violations(ref.namespace, region, request)
-    if denied:
-        await stall("PolicyDenied", "; ".join(denied))
-        return
+    request, region, name = planned.request, planned.region, planned.name
 
     try:
         arn, described = await _create_or_adopt(runtime, region, name, request, owner)

@@ -8,7 +8,9 @@ from typing import Any
 
 import kopf
 
+from sagemaker_operator import metrics
 from sagemaker_operator.api import GROUP, PLURAL, VERSION
+from sagemaker_operator.controller import webhook
 from sagemaker_operator.controller.create import create_job
 from sagemaker_operator.controller.delete import delete_job
 from sagemaker_operator.controller.runtime import ResourceRef, Runtime
@@ -30,6 +32,13 @@ async def start(*, settings: kopf.OperatorSettings, memo: Any, **kwargs: Any) ->
     )
     settings.posting.loggers = False  # the controller posts its own events, not log lines
     runtime: Runtime = memo.runtime
+    if runtime.settings.webhook_port is not None:
+        settings.admission.server, memo.webhook_configuration = webhook.server(runtime.settings)
+        settings.admission.managed = memo.webhook_configuration
+    by_status = kwargs["by_status"]
+    metrics.REGISTRY.register(
+        metrics.JobsByStatus(lambda: {status: len(by_status[status]) for status in by_status})
+    )
     memo.tracker = asyncio.create_task(Tracker(runtime).run(kwargs["inflight"]), name="tracker")
 
 
@@ -40,6 +49,9 @@ async def stop(*, memo: Any, **_: Any) -> None:
         tracker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await tracker
+    configuration: str | None = getattr(memo, "webhook_configuration", None)
+    if configuration is not None:  # registered by this process: gone with it
+        await memo.runtime.delete_webhook_configuration(configuration)
     memo.runtime.gateway.close()
 
 
@@ -49,6 +61,30 @@ def inflight(
 ) -> dict[str, Any] | None:
     tracked = tracked_from(namespace or "", name, uid, meta.get("generation", 1), status)
     return None if tracked is None else {tracked.region: tracked}
+
+
+@kopf.index(*RESOURCE)
+def by_status(*, status: kopf.Status, **_: Any) -> dict[str, None]:
+    """Every resource under its job's status (Pending before it has a job): for metrics."""
+    return {str(status.get("trainingJobStatus") or "Pending"): None}
+
+
+def validate(
+    *, namespace: str | None, name: str | None, spec: kopf.Spec, memo: Any, **_: Any
+) -> None:
+    webhook.check(memo.runtime, namespace or "", name or "", spec)
+
+
+def register_webhook() -> None:
+    """Register ``validate``: only with a webhook server configured (kopf refuses to run
+    admission handlers without one).
+
+    ignore_failures: the configuration kopf registers for a local run says failurePolicy
+    Ignore, so an operator that stopped does not block every apply (the create handler
+    makes the same checks); the chart's configuration sets its own policy (Fail).
+    """
+    kopf.on.validate(*RESOURCE, id="validate", operations=["CREATE"],
+                     ignore_failures=True)(validate)  # fmt: skip
 
 
 @kopf.on.create(*RESOURCE)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 
 import boto3
 import kopf
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-import sagemaker_operator.controller.handlers  # noqa: F401 - importing registers the handlers
+from sagemaker_operator import metrics
 from sagemaker_operator.aws.gateway import RateLimits, SageMakerGateway
+from sagemaker_operator.controller import handlers  # importing registers the handlers
 from sagemaker_operator.controller.runtime import Runtime
 from sagemaker_operator.policy import Policy
 from sagemaker_operator.settings import OperatorSettings
@@ -44,8 +46,19 @@ def run(settings: OperatorSettings) -> None:
         default_region=region,
         policy=load_policy(settings, region),
     )
+    if settings.webhook_port is not None:
+        handlers.register_webhook()
+    if settings.metrics_port is not None:
+        port = metrics.serve(settings.metrics_port)
+        logging.getLogger(__name__).info("serving metrics on http://0.0.0.0:%d/metrics", port)
+    liveness = None if settings.probe_port is None else (
+        f"http://0.0.0.0:{settings.probe_port}/healthz")  # fmt: skip
     asyncio.run(kopf.operator(
-        standalone=True,
+        standalone=settings.peering is None,
+        peering_name=settings.peering,
+        # Replicas must differ: kopf pauses every operator of an equal-priority pair.
+        priority=random.SystemRandom().randint(1, 2**31 - 1),
+        liveness_endpoint=liveness,
         clusterwide=not settings.namespaces,
         namespaces=settings.namespaces,
         memo=kopf.Memo(runtime=runtime),

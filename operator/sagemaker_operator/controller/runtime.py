@@ -11,6 +11,7 @@ from typing import Any
 
 import kubernetes
 
+from sagemaker_operator import metrics
 from sagemaker_operator.api import GROUP, KIND, PLURAL, VERSION
 from sagemaker_operator.api.trainingjob import Condition, Status
 from sagemaker_operator.aws.gateway import SageMakerGateway
@@ -64,6 +65,14 @@ class Runtime:
             GROUP, VERSION, ref.namespace, PLURAL, ref.name, {"status": status},
         )  # fmt: skip
 
+    async def delete_webhook_configuration(self, name: str) -> None:
+        self._login()
+        api = kubernetes.client.AdmissionregistrationV1Api()
+        try:
+            await asyncio.to_thread(api.delete_validating_webhook_configuration, name)
+        except kubernetes.client.ApiException as error:
+            logger.warning("could not delete the webhook configuration %s: %s", name, error.reason)
+
     async def namespace_annotations(self, namespace: str) -> Mapping[str, str]:
         """The namespace's annotations (where a deletion policy may be set for all in it)."""
         found = await asyncio.to_thread(self.core().read_namespace, namespace)
@@ -99,6 +108,7 @@ class Runtime:
 
     async def error_event(self, ref: ResourceRef, reason: str, message: str) -> None:
         """A warning event, unless the same one was the last posted for this resource."""
+        metrics.RECONCILE_ERRORS.labels(reason).inc()
         text = f"{reason}: {message}"
         if self.last_error.get(ref.uid) != text:
             self.last_error[ref.uid] = text

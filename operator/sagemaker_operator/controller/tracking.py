@@ -20,6 +20,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from sagemaker_operator import metrics
 from sagemaker_operator.aws.errors import classify
 from sagemaker_operator.controller.runtime import ResourceRef, Runtime, status_fields
 from sagemaker_operator.status.conditions import (
@@ -91,7 +92,9 @@ class Tracker:
                     await self._tick_region(region, jobs)
                 except (ClientError, BotoCoreError) as error:
                     # botocore has retried already; the next tick tries again.
-                    logger.warning("tracking jobs in %s failed: %s", region, classify(error))
+                    failure = classify(error)
+                    metrics.RECONCILE_ERRORS.labels(failure.code).inc()
+                    logger.warning("tracking jobs in %s failed: %s", region, failure)
 
     async def _tick_region(self, region: str, jobs: dict[str, Tracked]) -> None:
         finished = self._finished.setdefault(region, set())
@@ -128,6 +131,7 @@ class Tracker:
                                tracked.status.get("conditions") or [])  # fmt: skip
         if _changed(tracked.status, fields):
             await self.runtime.patch_status(tracked.ref, fields)
+            metrics.observe_status_lag(summary.get("LastModifiedTime"))
             await self._announce(tracked, fields)
         if job.training_job_status in END_STATES:  # written: never described again
             self._finished.setdefault(tracked.region, set()).add(tracked.job_name)

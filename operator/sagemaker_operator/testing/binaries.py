@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -34,6 +35,10 @@ KUBERNETES_VERSION = "v1.37.2"
 # The newest v3.6.x that builds with the Go toolchain we document (checked 2026-11-28).
 ETCD_VERSION = "v3.6.16"
 MINIMUM_GO = (1, 25)
+# For the chart's tests: `helm lint`, `helm template`, `helm install` into the local
+# control plane.
+HELM_VERSION = "v3.22.0"
+HELM_KUBERNETES_MINOR = "37"  # helm v3.22.0 builds with k8s.io/client-go v0.37.0
 
 _TAIL_LINES = 40
 _GO_VERSION = re.compile(r"go(\d+)\.(\d+)")
@@ -65,6 +70,73 @@ def kubernetes_dir(version: str = KUBERNETES_VERSION) -> Path:
 
 def etcd_dir(version: str = ETCD_VERSION) -> Path:
     return cache_root() / "etcd" / version
+
+
+def helm_dir(version: str = HELM_VERSION) -> Path:
+    return cache_root() / "helm" / f"{version}-k8s1.{HELM_KUBERNETES_MINOR}"
+
+
+def ensure_helm(version: str = HELM_VERSION) -> Path:
+    """The helm binary of ``version``, built from source through the Go module proxy once."""
+    helm = helm_dir(version) / "helm"
+    if not _is_executable(helm):
+        logger.info("building helm %s from source into %s (a few minutes)", version, helm.parent)
+        # As helm's Makefile does: the default Kubernetes version (for `helm template`
+        # and `helm lint`) follows the client-go helm builds with (v0.37 → 1.37).
+        stamps = [f"helm.sh/helm/v3/internal/version.version={version}"] + [
+            f"helm.sh/helm/v3/pkg/{package}.k8sVersion{part}={number}"
+            for package in ("chartutil", "lint/rules")
+            for part, number in (("Major", "1"), ("Minor", HELM_KUBERNETES_MINOR))
+        ]
+        ldflags = " ".join(["-s -w", *(f"-X {stamp}" for stamp in stamps)])
+        build_go_command(find_go(), "helm.sh/helm/v3", version, "cmd/helm", helm, ldflags=ldflags)
+    return helm
+
+
+KSTATUS_SOURCE = Path(__file__).resolve().parent / "kstatus"
+
+
+def ensure_kstatus() -> Path:
+    """The kstatus helper (Flux's health library on the command line), built once per
+    version of its source (go.mod, go.sum and main.go are committed beside this file)."""
+    digest = hashlib.sha256()
+    for name in ("go.mod", "go.sum", "main.go"):
+        digest.update((KSTATUS_SOURCE / name).read_bytes())
+    binary = cache_root() / "kstatus" / digest.hexdigest()[:16] / "kstatus"
+    if not _is_executable(binary):
+        logger.info("building the kstatus helper into %s", binary.parent)
+        build_go_source(find_go(), KSTATUS_SOURCE, binary)
+    return binary
+
+
+def build_go_command(
+    go: str, module: str, version: str, command: str, output: Path, *, ldflags: str = "-s -w"
+) -> None:
+    """Build the main package ``module/command`` of ``module@version`` into ``output``."""
+    with _build_lock(output.parent), tempfile.TemporaryDirectory(prefix="go-build-") as tmp:
+        if _is_executable(output):
+            return  # another process built it while we waited for the lock
+        work = Path(tmp)
+        (work / "go.mod").write_text(
+            f"module sagemaker-operator.local/{output.name}-build\n\ngo 1.25\n\n"
+            f"require {module} {version}\n"
+        )
+        package = f"{module}/{command}" if command else module
+        _go_build(go, work, ldflags, work / "out" / output.name, package)
+        _install(work / "out", output.parent, (output.name,))
+
+
+def build_go_source(go: str, source: Path, output: Path) -> None:
+    """Build the Go module in ``source`` (go.mod and go.sum committed) into ``output``."""
+    with _build_lock(output.parent), tempfile.TemporaryDirectory(prefix="go-build-") as tmp:
+        if _is_executable(output):
+            return
+        work = Path(tmp) / "src"
+        shutil.copytree(source, work)  # never write into the source tree
+        command = [go, "build", "-mod=readonly", "-trimpath", "-ldflags", "-s -w",
+                   "-o", str(work / "out" / output.name), "."]  # fmt: skip
+        _run_go(command, work, _go_env(work))
+        _install(work / "out", output.parent, (output.name,))
 
 
 def ensure_binaries(
@@ -165,17 +237,7 @@ def build_kubernetes(go: str, version: str, destination: Path) -> None:
 
 def build_etcd(go: str, version: str, destination: Path) -> None:
     """Build the etcd server of ``go.etcd.io/etcd/server/v3@version`` into destination."""
-    with _build_lock(destination), tempfile.TemporaryDirectory(prefix="etcd-build-") as tmp:
-        if _is_executable(destination / "etcd"):
-            return
-        work = Path(tmp)
-        (work / "go.mod").write_text(
-            "module sagemaker-operator.local/etcd-build\n\n"
-            "go 1.25\n\n"
-            f"require go.etcd.io/etcd/server/v3 {version}\n"
-        )
-        _go_build(go, work, "-s -w", work / "out" / "etcd", "go.etcd.io/etcd/server/v3")
-        _install(work / "out", destination, ("etcd",))
+    build_go_command(go, "go.etcd.io/etcd/server/v3", version, "", destination / "etcd")
 
 
 def _go_build(go: str, work: Path, ldflags: str, output: Path, package: str) -> None:

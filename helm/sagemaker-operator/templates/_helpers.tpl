@@ -1,0 +1,39 @@
+{{- define "sagemaker-operator.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "sagemaker-operator.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "sagemaker-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "sagemaker-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "sagemaker-operator.labels" -}}
+{{ include "sagemaker-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- end -}}
+
+{{- define "sagemaker-operator.serviceAccountName" -}}
+{{- default (include "sagemaker-operator.fullname" .) .Values.serviceAccount.name -}}
+{{- end -}}
+
+{{- define "sagemaker-operator.image" -}}
+{{- if .Values.image.digest -}}
+{{ .Values.image.repository }}@{{ .Values.image.digest }}
+{{- else -}}
+{{ .Values.image.repository }}:{{ default .Chart.AppVersion .Values.image.tag }}
+{{- end -}}
+{{- end -}}
+
+{{- define "sagemaker-operator.webhookService" -}}
+{{ include "sagemaker-operator.fullname" . }}-webhook
+{{- end -}}

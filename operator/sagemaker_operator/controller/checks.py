@@ -1,0 +1,56 @@
+"""What is checked before any SageMaker call, the same way at admission and at create.
+
+The schema (from B) refuses most bad input at `kubectl apply`; what it cannot express
+is checked here: botocore's validator on the exact request (instance types, and every
+constraint on the translated request), and the namespace policy. The admission webhook
+and the create handler share this function, so a refusal reads the same in both places.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from sagemaker_operator.api.trainingjob import Spec
+from sagemaker_operator.controller.requests import (
+    InvalidRequestError,
+    Owner,
+    create_request,
+    job_name,
+)
+from sagemaker_operator.policy import Policy
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A CreateTrainingJob request that passed every check, and where it goes."""
+
+    request: dict[str, Any]
+    region: str
+    name: str
+
+
+class RefusedError(Exception):
+    """A spec the operator will not send: ``reason`` is the condition's reason."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+        self.message = message
+
+
+def plan_job(spec: Mapping[str, Any], owner: Owner, policy: Policy, default_region: str) -> Planned:
+    """The request for this resource's job, or RefusedError (InvalidSpec, PolicyDenied)."""
+    try:
+        parsed = Spec.model_validate(dict(spec))
+        request = create_request(parsed, owner)
+    except (ValidationError, InvalidRequestError) as error:
+        raise RefusedError("InvalidSpec", str(error)) from error
+    region = parsed.region or default_region
+    denied = policy.violations(owner.namespace, region, request)
+    if denied:
+        raise RefusedError("PolicyDenied", "; ".join(denied))
+    return Planned(request, region, job_name(parsed, owner))

@@ -1,0 +1,85 @@
+"""The operator's Prometheus metrics (prometheus-client), served on ``/metrics``.
+
+Names follow Prometheus conventions: a ``sagemaker_operator_`` prefix, base units
+(seconds), ``_total`` for counters. SageMaker calls are counted per HTTP attempt, so
+the counts match what the service (or the emulator) saw, botocore's retries included.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+SAGEMAKER_CALLS = Counter(
+    "sagemaker_operator_sagemaker_calls",
+    "SageMaker API requests (each HTTP attempt), by operation and outcome "
+    "(ok, an AWS error code, or a connection error's class name)",
+    ["operation", "outcome"],
+    registry=REGISTRY,
+)
+SAGEMAKER_LATENCY = Histogram(
+    "sagemaker_operator_sagemaker_call_duration_seconds",
+    "Duration of a SageMaker API call, botocore's retries included, by operation",
+    ["operation"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+    registry=REGISTRY,
+)
+RATE_LIMITER_WAIT = Histogram(
+    "sagemaker_operator_rate_limiter_wait_seconds",
+    "Time a call waited for the client-side rate limiter, by operation",
+    ["operation"],
+    buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    registry=REGISTRY,
+)
+STATUS_LAG = Histogram(
+    "sagemaker_operator_status_lag_seconds",
+    "From SageMaker's LastModifiedTime of a job to the status patch that shows it",
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 20, 30, 60, 120),
+    registry=REGISTRY,
+)
+RECONCILE_ERRORS = Counter(
+    "sagemaker_operator_reconcile_errors",
+    "Errors met while reconciling a TrainingJob (every occurrence, retried or not), by reason",
+    ["reason"],
+    registry=REGISTRY,
+)
+
+
+class JobsByStatus(Collector):
+    """``sagemaker_operator_trainingjobs``: TrainingJob resources by job status, read from
+    the operator's view of the resources at scrape time."""
+
+    def __init__(self, counts: Callable[[], Mapping[str, int]]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "sagemaker_operator_trainingjobs",
+            "TrainingJob resources by SageMaker job status (Pending: no job yet)",
+            labels=["status"],
+        )
+        for status, count in sorted(self._counts().items()):
+            family.add_metric([status], count)
+        yield family
+
+    def describe(self) -> Iterable[Any]:
+        return []
+
+
+def observe_status_lag(last_modified: Any, now: datetime.datetime | None = None) -> None:
+    if isinstance(last_modified, datetime.datetime):
+        moment = now or datetime.datetime.now(datetime.UTC)
+        STATUS_LAG.observe(max(0.0, (moment - last_modified).total_seconds()))
+
+
+def serve(port: int) -> int:
+    """Serve ``/metrics`` on all interfaces; return the port (``0`` picks a free one)."""
+    server, _ = start_http_server(port, registry=REGISTRY)
+    return int(server.server_port)

