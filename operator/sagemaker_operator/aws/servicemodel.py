@@ -55,17 +55,19 @@ def service_model(service: str = _SERVICE) -> ServiceModel:
     return botocore.session.get_session().get_service_model(service)
 
 
-def operation_model(name: str) -> OperationModel:
-    return service_model().operation_model(name)
+def operation_model(name: str, service: str = _SERVICE) -> OperationModel:
+    return service_model(service).operation_model(name)
 
 
-def operation_names() -> frozenset[str]:
-    return frozenset(service_model().operation_names)
+def operation_names(service: str = _SERVICE) -> frozenset[str]:
+    return frozenset(service_model(service).operation_names)
 
 
-def validate_request(operation: str, params: Mapping[str, Any]) -> list[str]:
-    """Every reason SageMaker would refuse ``params`` for ``operation``; empty when valid."""
-    shape = operation_model(operation).input_shape
+def validate_request(
+    operation: str, params: Mapping[str, Any], service: str = _SERVICE
+) -> list[str]:
+    """Every reason the service would refuse ``params`` for ``operation``; empty when valid."""
+    shape = operation_model(operation, service).input_shape
     if shape is None:
         return [] if not params else [f"{operation} takes no parameters"]
     report = ParamValidator().validate(dict(params), shape)

@@ -11,6 +11,7 @@ from typing import Any
 from botocore.model import StructureShape
 
 from sagemaker_operator.aws import servicemodel
+from sagemaker_operator.testing.emulator import logs
 from sagemaker_operator.testing.emulator.jobs import JobStore, SageMakerError, TrainingJob
 
 Operation = Callable[[JobStore, str, dict[str, Any]], dict[str, Any]]
@@ -19,17 +20,20 @@ _DEFAULT_PAGE_SIZE = 10
 _MAX_ERRORS_IN_MESSAGE = 10
 
 
-def call(store: JobStore, region: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Validate ``params`` against the model, run ``operation``, shape its answer."""
-    handler = OPERATIONS.get(operation)
+def call(
+    store: JobStore, region: str, operation: str, params: dict[str, Any],
+    service: str = "sagemaker",
+) -> dict[str, Any]:  # fmt: skip
+    """Validate ``params`` against the service's model, run ``operation``, shape its answer."""
+    handler = SERVICES[service].get(operation)
     if handler is None:
         raise SageMakerError(
             "UnknownOperationException",
-            f"The emulator does not implement SageMaker.{operation}"
-            if operation in servicemodel.operation_names()
-            else f"Unknown operation SageMaker.{operation}",
+            f"The emulator does not implement {service}.{operation}"
+            if operation in servicemodel.operation_names(service)
+            else f"Unknown operation {service}.{operation}",
         )
-    problems = servicemodel.validate_request(operation, params)
+    problems = servicemodel.validate_request(operation, params, service)
     if problems:
         shown = problems[:_MAX_ERRORS_IN_MESSAGE]
         count = len(problems)
@@ -38,7 +42,7 @@ def call(store: JobStore, region: str, operation: str, params: dict[str, Any]) -
             f"{count} validation error{'s' if count > 1 else ''} detected: " + "; ".join(shown),
         )
     answer = handler(store, region, params)
-    output = servicemodel.operation_model(operation).output_shape
+    output = servicemodel.operation_model(operation, service).output_shape
     return servicemodel.conform(output, answer) if output is not None else {}
 
 
@@ -112,6 +116,16 @@ OPERATIONS: dict[str, Operation] = {
     "AddTags": add_tags,
     "ListTags": list_tags,
     "DeleteTags": delete_tags,
+}
+
+SERVICES: dict[str, dict[str, Operation]] = {
+    "sagemaker": OPERATIONS,
+    # CloudWatch Logs, as far as reading a training job's log needs it.
+    "logs": {
+        "DescribeLogStreams": logs.describe_log_streams,
+        "GetLogEvents": logs.get_log_events,
+        "FilterLogEvents": logs.filter_log_events,
+    },
 }
 
 

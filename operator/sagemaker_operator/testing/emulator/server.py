@@ -33,6 +33,7 @@ from sagemaker_operator.testing.emulator.faults import FaultInjector
 from sagemaker_operator.testing.emulator.jobs import JobStore, SageMakerError
 
 if TYPE_CHECKING:
+    from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_sagemaker import SageMakerClient
     from mypy_boto3_sts import STSClient
 
@@ -42,6 +43,7 @@ DEFAULT_ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "us-east-1"
 CONTROL_PREFIX = "/_emulator/"
 _TARGET_PREFIX = "SageMaker."
+_LOGS_TARGET_PREFIX = "Logs_20140328."
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
 _JSON_11 = "application/x-amz-json-1.1"
 _REOPEN_ATTEMPTS = 300  # every 0.1 s: up to 30 s after an outage ends
@@ -90,6 +92,11 @@ class Emulator:
     ) -> SageMakerClient:
         """A real boto3 SageMaker client for this emulator (any credentials do)."""
         client: SageMakerClient = self._client("sagemaker", region, config)
+        return client
+
+    def logs_client(self, region: str | None = None) -> CloudWatchLogsClient:
+        """A real boto3 CloudWatch Logs client for this emulator (the jobs' logs)."""
+        client: CloudWatchLogsClient = self._client("logs", region, None)
         return client
 
     def sts_client(self, region: str | None = None) -> STSClient:
@@ -257,6 +264,8 @@ class _Handler(BaseHTTPRequestHandler):
         target = self.headers.get("X-Amz-Target", "")
         if method == "POST" and target.startswith(_TARGET_PREFIX):
             self._sagemaker(target.removeprefix(_TARGET_PREFIX), body)
+        elif method == "POST" and target.startswith(_LOGS_TARGET_PREFIX):
+            self._sagemaker(target.removeprefix(_LOGS_TARGET_PREFIX), body, service="logs")
         elif method == "POST" and "x-www-form-urlencoded" in self.headers.get("Content-Type", ""):
             self._sts(body)
         else:
@@ -270,7 +279,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- SageMaker ---------------------------------------------------------------------
 
-    def _sagemaker(self, operation: str, body: bytes) -> None:
+    def _sagemaker(self, call: str, body: bytes, service: str = "sagemaker") -> None:
+        """A JSON 1.1 call of SageMaker (or CloudWatch Logs: counted as ``logs:<call>``)."""
+        operation = call if service == "sagemaker" else f"{service}:{call}"
         emulator = self.server.emulator
         delay = emulator.injector.latency()
         if delay:
@@ -303,7 +314,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         try:
-            answer = operations.call(emulator.store, self._region(), operation, params)
+            answer = operations.call(emulator.store, self._region(), call, params, service)
         except SageMakerError as error:
             emulator.injector.record(operation, error.code)
             self._send_json(error.status, {"__type": error.code, "message": error.message})

@@ -1,0 +1,1 @@
+"""`kubectl sagemaker`: a kubectl plugin to read a TrainingJob's logs and summary."""

@@ -1,0 +1,161 @@
+"""`kubectl sagemaker logs|describe NAME`: kubectl finds `kubectl-sagemaker` on PATH.
+
+The TrainingJob is read with the kubeconfig kubectl uses (KUBECONFIG, --kubeconfig,
+--context, its namespace); SageMaker and CloudWatch Logs with boto3's usual chain, in
+the region the resource's status names (endpoints: AWS_ENDPOINT_URL_CLOUDWATCH_LOGS,
+AWS_ENDPOINT_URL_SAGEMAKER, …).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import re
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import boto3
+import kubernetes
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sagemaker_operator.api import GROUP, PLURAL, VERSION
+from sagemaker_operator.api.trainingjob import Spec, Status
+from sagemaker_operator.kubectl import describe
+from sagemaker_operator.kubectl.logs import LogReader
+from sagemaker_operator.status.conditions import END_STATES, status_from_sagemaker
+
+_SINCE = re.compile(r"^(\d+)(s|m|h|d)$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class PluginError(Exception):
+    """Said to the user as `error: …`, exit code 1."""
+
+
+def since(text: str) -> datetime.timedelta:
+    match = _SINCE.match(text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 30s, 10m, 2h or 1d")
+    return datetime.timedelta(seconds=int(match[1]) * _UNITS[match[2]])
+
+
+def parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-n", "--namespace", help="default: the kubeconfig context's")
+    common.add_argument("--kubeconfig", help="default: KUBECONFIG or ~/.kube/config")
+    common.add_argument("--context", help="kubeconfig context (default: the current one)")
+    top = argparse.ArgumentParser(
+        prog="kubectl sagemaker", description="Read a TrainingJob's SageMaker logs and summary."
+    )
+    commands = top.add_subparsers(dest="command", required=True)
+    logs = commands.add_parser("logs", parents=[common], help="print the job's CloudWatch logs")
+    logs.add_argument("name", help="the TrainingJob")
+    logs.add_argument("-f", "--follow", action="store_true",
+                      help="keep printing new lines until the job has ended")  # fmt: skip
+    logs.add_argument("--since", type=since, help="only lines newer than this (30s, 10m, 2h)")
+    logs.add_argument("--poll-interval", type=float, default=5.0,
+                      help="seconds between reads when following (default 5)")  # fmt: skip
+    shown = commands.add_parser("describe", parents=[common], help="summarise the job")
+    shown.add_argument("name", help="the TrainingJob")
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = parser().parse_args(argv)
+    try:
+        resource, namespace = _resource(arguments)
+        if arguments.command == "logs":
+            return _logs(arguments, resource)
+        return _describe(arguments, resource, namespace)
+    except PluginError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except (ClientError, BotoCoreError) as error:
+        print(f"error: AWS: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _resource(arguments: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    try:
+        kubernetes.config.load_kube_config(config_file=arguments.kubeconfig,  # type: ignore[no-untyped-call]
+                                           context=arguments.context)  # fmt: skip
+        contexts, active = kubernetes.config.list_kube_config_contexts(  # type: ignore[no-untyped-call]
+            config_file=arguments.kubeconfig)  # fmt: skip
+        if arguments.context:
+            active = next(c for c in contexts if c["name"] == arguments.context)
+    except (kubernetes.config.ConfigException, StopIteration, OSError) as error:
+        raise PluginError(f"kubeconfig: {error}") from error
+    namespace = arguments.namespace or active.get("context", {}).get("namespace") or "default"
+    try:
+        found = _get(namespace, arguments.name)
+    except kubernetes.client.ApiException as error:
+        if error.status == 404:
+            raise PluginError(
+                f'trainingjob "{arguments.name}" not found in namespace "{namespace}"'
+            ) from error
+        raise PluginError(f"Kubernetes: {error.status} {error.reason}") from error
+    return found, namespace
+
+
+def _get(namespace: str, name: str) -> dict[str, Any]:
+    api: Any = kubernetes.client.CustomObjectsApi()
+    found: dict[str, Any] = api.get_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, name
+    )
+    return found
+
+
+def _job(resource: dict[str, Any]) -> tuple[Status, str, str]:
+    status = Status.model_validate(resource.get("status") or {})
+    if not status.training_job_name or not status.region:
+        name = resource["metadata"]["name"]
+        raise PluginError(f'trainingjob "{name}" has no SageMaker job yet; see '
+                          f"kubectl describe trainingjob {name}")  # fmt: skip
+    return status, status.training_job_name, status.region
+
+
+def _logs(arguments: argparse.Namespace, resource: dict[str, Any]) -> int:
+    _, job_name, region = _job(resource)
+    start = None
+    if arguments.since is not None:
+        start = int((datetime.datetime.now(datetime.UTC) - arguments.since).timestamp() * 1000)
+    reader = LogReader(boto3.client("logs", region_name=region), job_name, start)
+    metadata = resource["metadata"]
+    hosts = _instances(Spec.model_validate(resource["spec"])) != 1  # prefix lines with algo-n
+    while True:
+        lines = reader.new_lines()
+        for line in lines:
+            print(line.render(hosts), flush=True)
+        if not arguments.follow:
+            return 0
+        if resource.get("status", {}).get("trainingJobStatus") in END_STATES:
+            return 0  # the read after the end state was seen was the last
+        time.sleep(arguments.poll_interval)
+        resource = _get(metadata["namespace"], metadata["name"])
+
+
+def _instances(spec: Spec) -> int:
+    config = spec.resource_config
+    if config is None:
+        return 1
+    if config.instance_groups:
+        return sum(group.instance_count for group in config.instance_groups)
+    return config.instance_count or 1
+
+
+def _describe(arguments: argparse.Namespace, resource: dict[str, Any], namespace: str) -> int:
+    status = Status.model_validate(resource.get("status") or {})
+    spec = Spec.model_validate(resource["spec"])
+    job = None
+    if status.training_job_name and status.region:
+        client = boto3.client("sagemaker", region_name=status.region)
+        job = status_from_sagemaker(
+            client.describe_training_job(TrainingJobName=status.training_job_name)
+        )
+    now = datetime.datetime.now(datetime.UTC)
+    print(describe.render(arguments.name, namespace, spec, status, job, now=now), end="")
+    return 0

@@ -1,0 +1,118 @@
+"""`kubectl sagemaker logs|describe`, found by the real kubectl on PATH, end to end."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
+from sagemaker_operator.testing.operator import OperatorProcess
+from tests.controller.test_lifecycle import EXAMPLES, resource
+
+pytestmark = pytest.mark.cluster
+
+
+def plugin_environment(cluster: KubeCluster, emulator: Emulator) -> dict[str, str]:
+    return {
+        **os.environ,
+        # kubectl finds kubectl-sagemaker where pip installed the project's scripts.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "KUBECONFIG": str(cluster.kubeconfig),
+        "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": emulator.endpoint_url,
+        "AWS_ENDPOINT_URL_SAGEMAKER": emulator.endpoint_url,
+        "AWS_ACCESS_KEY_ID": "emulator", "AWS_SECRET_ACCESS_KEY": "emulator",
+    }  # fmt: skip
+
+
+@pytest.fixture
+def two_instance_job(
+    kube_cluster: KubeCluster, namespace: str, emulator: Emulator,
+    operator_process: OperatorProcess,
+) -> str:  # fmt: skip
+    EmulatorControl(emulator.endpoint_url).set_profile("fast", {"Training": 4})
+    document: dict[str, Any] = yaml.safe_load((EXAMPLES / "minimal.yaml").read_text())
+    document["spec"]["resourceConfig"] = {"instanceType": "ml.m5.xlarge", "instanceCount": 2,
+                                          "volumeSizeInGB": 10}  # fmt: skip
+    kube_cluster.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(document))
+    wait_until(operator_process.guard(lambda: resource(kube_cluster, namespace, "minimal")
+                                      .get("status", {}).get("trainingJobArn")),
+               timeout=30, description="ARN")  # fmt: skip
+    return "minimal"
+
+
+def kubectl_sagemaker(
+    cluster: KubeCluster, emulator: Emulator, *arguments: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(cluster.kubectl_path), "sagemaker", *arguments], capture_output=True, text=True,
+        env=plugin_environment(cluster, emulator), timeout=120, check=False,
+    )  # fmt: skip
+
+
+def test_following_the_logs_prints_every_line_of_every_instance_once_and_ends_with_the_job(
+    kube_cluster: KubeCluster, namespace: str, emulator: Emulator, two_instance_job: str,
+) -> None:  # fmt: skip
+    followed = kubectl_sagemaker(kube_cluster, emulator, "logs", two_instance_job, "-n",
+                                 namespace, "-f", "--poll-interval", "0.5")  # fmt: skip
+    assert followed.returncode == 0, followed.stderr  # it ended by itself, with the job
+    assert resource(kube_cluster, namespace, "minimal")["status"]["trainingJobStatus"] == (
+        "Completed")  # fmt: skip
+    lines = followed.stdout.splitlines()
+    whole = kubectl_sagemaker(kube_cluster, emulator, "logs", two_instance_job, "-n", namespace)
+    assert whole.returncode == 0, whole.stderr
+    assert lines == whole.stdout.splitlines()  # nothing missed, nothing twice
+    for host in ("algo-1", "algo-2"):
+        assert lines.count(f"[{host}] [Downloading] Downloading input data") == 1
+        assert [line for line in lines if line.startswith(f"[{host}] {host}: epoch")] == [
+            f"[{host}] {host}: epoch {n}: train-loss={2 / (n + 1) + 0.01 * int(host[-1]):.4f}"
+            for n in range(1, 5)
+        ]  # fmt: skip
+        assert lines.count(f"[{host}] [Completed] Training job completed") == 1
+    recent = kubectl_sagemaker(kube_cluster, emulator, "logs", two_instance_job, "-n", namespace,
+                               "--since", "1h")  # fmt: skip
+    assert recent.stdout.splitlines() == lines
+
+
+def test_describe_summarises_status_transitions_metrics_time_and_links(
+    kube_cluster: KubeCluster, namespace: str, emulator: Emulator, two_instance_job: str,
+    operator_process: OperatorProcess,
+) -> None:  # fmt: skip
+    wait_until(operator_process.guard(lambda: resource(kube_cluster, namespace, "minimal")
+                                      ["status"].get("trainingJobStatus") == "Completed"),
+               timeout=30, description="Completed")  # fmt: skip
+    shown = kubectl_sagemaker(kube_cluster, emulator, "describe", two_instance_job,
+                              "-n", namespace)  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    text = shown.stdout
+    assert f"Name:          {namespace}/minimal" in text
+    assert "Status:        Completed (Completed)" in text
+    assert "Conditions:    Ready=True (Completed)" in text
+    transitions = text.split("Transitions:\n")[1].split("\n\n")[0].splitlines()
+    assert [row.split()[0] for row in transitions] == [
+        "STATUS", "Starting", "Downloading", "Training", "Uploading", "Completed"]  # fmt: skip
+    training = next(row for row in transitions if row.split()[0] == "Training")
+    assert " 4s " in training  # the emulator's 4 s of training
+    assert "model:        s3://my-bucket/output/minimal/output/model.tar.gz" in text
+    assert "billable:     " in text
+    assert ("console:      https://us-east-1.console.aws.amazon.com/sagemaker/home"
+            "?region=us-east-1#/jobs/minimal") in text  # fmt: skip
+    assert "logs:         https://us-east-1.console.aws.amazon.com/cloudwatch/" in text
+
+
+def test_plugin_errors_name_what_is_wrong(
+    kube_cluster: KubeCluster, namespace: str, emulator: Emulator, trainingjob_crd: str,
+) -> None:  # fmt: skip
+    missing = kubectl_sagemaker(kube_cluster, emulator, "logs", "nope", "-n", namespace)
+    assert missing.returncode == 1
+    assert (
+        missing.stderr.strip() == f'error: trainingjob "nope" not found in namespace "{namespace}"'
+    )
+    wrong = kubectl_sagemaker(kube_cluster, emulator, "logs", "nope", "--since", "ten")
+    assert wrong.returncode == 2
+    assert "argument --since: 'ten' is not a duration like 30s, 10m, 2h or 1d" in wrong.stderr
