@@ -40,11 +40,14 @@ def run(settings: OperatorSettings) -> None:
             "no AWS region: set AWS_REGION (or SAGEMAKER_OPERATOR_REGION, or --region)"
         )
     gateway.warm_up(region)
+    # Replicas must differ: kopf pauses every operator of an equal-priority pair.
+    priority = random.SystemRandom().randint(1, 2**31 - 1)
     runtime = Runtime(
         settings=settings,
         gateway=gateway,
         default_region=region,
         policy=load_policy(settings, region),
+        priority=priority if settings.peering else None,
     )
     if settings.webhook_port is not None:
         handlers.register_webhook()
@@ -56,8 +59,7 @@ def run(settings: OperatorSettings) -> None:
     asyncio.run(kopf.operator(
         standalone=settings.peering is None,
         peering_name=settings.peering,
-        # Replicas must differ: kopf pauses every operator of an equal-priority pair.
-        priority=random.SystemRandom().randint(1, 2**31 - 1),
+        priority=priority,
         liveness_endpoint=liveness,
         clusterwide=not settings.namespaces,
         namespaces=settings.namespaces,

@@ -15,6 +15,7 @@ from sagemaker_operator import metrics
 from sagemaker_operator.api import GROUP, KIND, PLURAL, VERSION
 from sagemaker_operator.api.trainingjob import Condition, Status
 from sagemaker_operator.aws.gateway import SageMakerGateway
+from sagemaker_operator.controller import peering
 from sagemaker_operator.policy import Policy
 from sagemaker_operator.settings import OperatorSettings
 from sagemaker_operator.status.conditions import Verdict, conditions
@@ -37,6 +38,8 @@ class Runtime:
     gateway: SageMakerGateway
     default_region: str
     policy: Policy
+    # kopf peering: this replica's priority (None: standalone).
+    priority: int | None = None
     # The last AWS error event per resource: the same error retried is reported once.
     last_error: dict[str, str] = field(default_factory=dict)
     _custom_objects: Any = None
@@ -72,6 +75,25 @@ class Runtime:
             await asyncio.to_thread(api.delete_validating_webhook_configuration, name)
         except kubernetes.client.ApiException as error:
             logger.warning("could not delete the webhook configuration %s: %s", name, error.reason)
+
+    async def standing_by(self) -> bool:
+        """Whether a live peer of higher priority does the work (kopf peering)."""
+        name, priority = self.settings.peering, self.priority
+        if name is None or priority is None:
+            return False
+        api = self.custom_objects()
+        try:
+            if self.settings.namespaces:
+                found = await asyncio.to_thread(api.get_namespaced_custom_object, "kopf.dev",
+                    "v1", self.settings.namespaces[0], "kopfpeerings", name)  # fmt: skip
+            else:
+                found = await asyncio.to_thread(api.get_cluster_custom_object, "kopf.dev", "v1",
+                                                "clusterkopfpeerings", name)  # fmt: skip
+        except kubernetes.client.ApiException as error:
+            logger.warning("cannot read peering %s (%s): not polling", name, error.reason)
+            return True
+        now = datetime.datetime.now(datetime.UTC)
+        return peering.outranked(found.get("status") or {}, priority, now)
 
     async def namespace_annotations(self, namespace: str) -> Mapping[str, str]:
         """The namespace's annotations (where a deletion policy may be set for all in it)."""

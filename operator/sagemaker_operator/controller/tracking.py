@@ -79,7 +79,8 @@ class Tracker:
     async def run(self, inflight: Mapping[str, Iterable[Tracked]]) -> None:
         while True:
             try:
-                await self.tick(inflight)
+                if not await self.runtime.standing_by():
+                    await self.tick(inflight)
             except Exception:  # a bug or an outage must not end tracking for good
                 logger.exception("tracking tick failed; trying again next tick")
             await asyncio.sleep(self.runtime.settings.poll_interval)
