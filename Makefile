@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: venv binaries generate lint format test demo bench-emulator clean
+.PHONY: venv binaries generate lint format test demo bench bench-emulator clean
 
 venv: $(INSTALLED)
 
@@ -41,6 +41,11 @@ test: lint binaries
 
 demo: venv binaries
 	$(BIN)/sagemaker-operator demo
+
+# The operator at 1, 100, 1000 and 2000 TrainingJobs (about 25 minutes): writes
+# bench/results/<date>.{json,md,png}. BENCH_ARGS passes options (--sizes 1 100, --window 600).
+bench: venv binaries
+	$(BIN)/python -m bench.operator_scale $(BENCH_ARGS)
 
 bench-emulator: venv
 	$(BIN)/python -m bench.emulator_throughput

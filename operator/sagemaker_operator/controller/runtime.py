@@ -44,6 +44,7 @@ class Runtime:
     last_error: dict[str, str] = field(default_factory=dict)
     _custom_objects: Any = None
     _core: Any = None
+    _posting: set[asyncio.Task[None]] = field(default_factory=set)
 
     def custom_objects(self) -> Any:
         self._login()
@@ -103,7 +104,8 @@ class Runtime:
     async def event(
         self, ref: ResourceRef, reason: str, message: str, *, warning: bool = False
     ) -> None:
-        """Post a Kubernetes Event about the resource; a failure to post is only logged.
+        """Post a Kubernetes Event about the resource, in the background: a status patch
+        never waits for an event, and a failure to post is only logged.
 
         Posted with the Kubernetes client rather than kopf.event(), which works only inside
         kopf's per-object tasks, while the tracker runs beside them.
@@ -123,10 +125,20 @@ class Runtime:
             "lastTimestamp": now.isoformat(),
             "count": 1,
         }  # fmt: skip
+        task = asyncio.create_task(self._post(ref, reason, body))
+        self._posting.add(task)
+        task.add_done_callback(self._posting.discard)
+
+    async def _post(self, ref: ResourceRef, reason: str, body: dict[str, Any]) -> None:
         try:
             await asyncio.to_thread(self.core().create_namespaced_event, ref.namespace, body)
         except Exception:  # an event is information; never fail the work for it
             logger.exception("could not post event %s for %s/%s", reason, ref.namespace, ref.name)
+
+    async def flush_events(self, timeout: float = 5.0) -> None:
+        """Let the events still being posted go out (at shutdown), for at most ``timeout``."""
+        if self._posting:
+            await asyncio.wait(set(self._posting), timeout=timeout)
 
     async def error_event(self, ref: ResourceRef, reason: str, message: str) -> None:
         """A warning event, unless the same one was the last posted for this resource."""

@@ -32,6 +32,8 @@ from sagemaker_operator.status.conditions import (
 logger = logging.getLogger(__name__)
 
 OVERLAP = datetime.timedelta(seconds=2)  # re-list the edge: timestamps are per millisecond
+IDLE_CHECK = 1.0  # seconds between looks at an empty index
+CONCURRENT_UPDATES = 16  # status patches (and end-state describes) in flight per tick
 
 
 @dataclass(frozen=True)
@@ -78,12 +80,37 @@ class Tracker:
 
     async def run(self, inflight: Mapping[str, Iterable[Tracked]]) -> None:
         while True:
+            standing_by = False
             try:
-                if not await self.runtime.standing_by():
+                standing_by = await self.runtime.standing_by()
+                if not standing_by:
                     await self.tick(inflight)
             except Exception:  # a bug or an outage must not end tracking for good
                 logger.exception("tracking tick failed; trying again next tick")
-            await asyncio.sleep(self.runtime.settings.poll_interval)
+            if standing_by:
+                await asyncio.sleep(self.runtime.settings.poll_interval)
+            else:
+                await self._next_tick(inflight)
+
+    async def _next_tick(self, inflight: Mapping[str, Iterable[Tracked]]) -> None:
+        """Sleep a poll interval; but while nothing was tracked (just started, or idle), look
+        at the index every second, so the first jobs (after a restart: all of them) do not
+        wait a whole interval. Looking at the index costs no call."""
+        interval = self.runtime.settings.poll_interval
+        idle = not any(self._known.values())
+        deadline = asyncio.get_running_loop().time() + interval
+        while (remaining := deadline - asyncio.get_running_loop().time()) > 0:
+            await asyncio.sleep(min(remaining, IDLE_CHECK) if idle else remaining)
+            if idle and self._untracked(inflight):
+                return
+
+    def _untracked(self, inflight: Mapping[str, Iterable[Tracked]]) -> bool:
+        """Whether the index holds a job in flight that no tick has looked at yet."""
+        for region in list(inflight):
+            seen = self._known.get(region, set()) | self._finished.get(region, set())
+            if any(tracked.job_name not in seen for tracked in inflight.get(region, [])):
+                return True
+        return False
 
     async def tick(self, inflight: Mapping[str, Iterable[Tracked]]) -> None:
         for region in list(inflight):
@@ -113,10 +140,20 @@ class Tracker:
         summaries = await self.runtime.gateway.jobs_modified_after(region, since - OVERLAP)
         known.clear()
         known.update(jobs)
-        for summary in summaries:
-            tracked = jobs.get(summary["TrainingJobName"])
-            if tracked is not None:
+        ours = [(jobs[summary["TrainingJobName"]], summary) for summary in summaries
+                if summary["TrainingJobName"] in jobs]  # fmt: skip
+        slots = asyncio.Semaphore(CONCURRENT_UPDATES)
+
+        async def update(tracked: Tracked, summary: Mapping[str, Any]) -> None:
+            async with slots:
                 await self._update(tracked, summary)
+
+        outcomes = await asyncio.gather(
+            *(update(tracked, summary) for tracked, summary in ours), return_exceptions=True
+        )
+        failed = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+        if failed:  # the others are written; `since` stays, so the next tick sees these again
+            raise failed[0]
         latest = [summary["LastModifiedTime"] for summary in summaries
                   if "LastModifiedTime" in summary]  # fmt: skip
         self._since[region] = max([since, *latest])

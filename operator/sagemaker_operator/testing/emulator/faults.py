@@ -16,13 +16,16 @@ class Faults:
 
     ``throttle_rate`` and ``error_rate`` are probabilities in [0, 1]; ``latency`` is
     added to every answer in seconds; ``throttle_operations`` limits throttling to the
-    named operations (empty: all). ``refuse_connections_for`` is applied once, when set.
+    named operations (empty: all). ``rate_limits`` is AWS's own kind of throttling: at
+    most so many calls per second of an operation (a token bucket holding one second's
+    worth), beyond which calls are throttled. ``refuse_connections_for`` is applied once.
     """
 
     throttle_rate: float = 0.0
     error_rate: float = 0.0
     latency: float = 0.0
     throttle_operations: list[str] = field(default_factory=list)
+    rate_limits: dict[str, float] = field(default_factory=dict)
 
     def update(self, settings: dict[str, Any]) -> None:
         known = {item.name for item in fields(self)}
@@ -40,6 +43,13 @@ class Faults:
                 setattr(self, name, float(settings[name]))
         if "throttle_operations" in settings:
             self.throttle_operations = [str(item) for item in settings["throttle_operations"]]
+        if "rate_limits" in settings:
+            limits = {
+                str(name): float(rate) for name, rate in dict(settings["rate_limits"]).items()
+            }
+            if any(rate <= 0 for rate in limits.values()):
+                raise ValueError("rate_limits must be positive calls per second")
+            self.rate_limits = limits
 
     def as_dict(self) -> dict[str, Any]:
         return {item.name: getattr(self, item.name) for item in fields(self)}
@@ -55,6 +65,7 @@ class FaultInjector:
         self.calls: Counter[str] = Counter()
         self.outcomes: Counter[tuple[str, str]] = Counter()
         self.started = time.monotonic()
+        self._buckets: dict[str, tuple[float, float]] = {}  # operation → (tokens, when)
 
     def configure(self, settings: dict[str, Any]) -> None:
         with self._lock:
@@ -64,12 +75,26 @@ class FaultInjector:
         """Return "throttle", "error" or None for a call of ``operation``."""
         with self._lock:
             faults = self.faults
+            if operation in faults.rate_limits and not self._take(operation, faults):
+                return "throttle"
             throttled = not faults.throttle_operations or operation in faults.throttle_operations
             if throttled and faults.throttle_rate and self._random.random() < faults.throttle_rate:
                 return "throttle"
             if faults.error_rate and self._random.random() < faults.error_rate:
                 return "error"
             return None
+
+    def _take(self, operation: str, faults: Faults) -> bool:
+        """One token of the operation's bucket, if there is one (called under the lock)."""
+        rate = faults.rate_limits[operation]
+        now = time.monotonic()
+        tokens, then = self._buckets.get(operation, (rate, now))
+        tokens = min(rate, tokens + (now - then) * rate)
+        if tokens < 1:
+            self._buckets[operation] = (tokens, now)
+            return False
+        self._buckets[operation] = (tokens - 1, now)
+        return True
 
     def latency(self) -> float:
         with self._lock:
@@ -95,5 +120,6 @@ class FaultInjector:
     def reset(self) -> None:
         with self._lock:
             self.faults = Faults()
+            self._buckets.clear()
             self.calls.clear()
             self.outcomes.clear()

@@ -1,0 +1,491 @@
+"""The operator at 1, 100, 1000 and 2000 TrainingJobs: latency, SageMaker calls, CPU, memory.
+
+Everything is real but AWS: the local control plane (kube-apiserver + etcd), the SageMaker
+emulator (no rate limit unless a scenario sets one) and `sagemaker-operator run` as its own
+process. A watch on the TrainingJobs records when each resource got its ARN and when each
+status change became visible. Run: ``make bench`` (``--sizes``, ``--window`` to change).
+
+Scenarios
+- single: one job at a time, apply → status.trainingJobArn, repeated.
+- per size N, in flight: N jobs created at once (16 client threads) → every ARN; then the
+  operator's CPU over a quiet window and its memory; then a restart (SIGKILL, start) →
+  every in-flight job tracked again, creates counted.
+- per size N, lifecycle: N jobs pass Starting → Downloading → Training → Uploading →
+  Completed within the window; ListTrainingJobs and DescribeTrainingJob counted against
+  the target (ticks + status changes ÷ 100 + 10 %, one Describe per finished job); status
+  lag (SageMaker's LastModifiedTime → visible in the resource); calls after every job
+  finished (must be none).
+- storm: the emulator allows 5 CreateTrainingJob/s; N jobs → all created, calls counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import datetime
+import functools
+import os
+import platform
+import re
+import signal
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any
+
+import kubernetes
+
+from bench import report
+from sagemaker_operator.api import GROUP, PLURAL, VERSION
+from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
+from sagemaker_operator.testing.binaries import ETCD_VERSION, KUBERNETES_VERSION
+from sagemaker_operator.testing.controlplane import LocalControlPlane
+from sagemaker_operator.testing.operator import OperatorProcess, operator_environment
+
+RESULTS = Path(__file__).parent / "results"
+SPEC = {
+    "roleArn": "arn:aws:iam::123456789012:role/SageMakerRole",
+    "outputDataConfig": {"s3OutputPath": "s3://my-bucket/output"},
+}
+FAST = {"Starting": 0.5, "Downloading": 0.5, "Uploading": 0.5, "Stopping": 0.5}
+CLIENT_THREADS = 16
+
+
+def step(text: str) -> None:
+    print(f"[{time.strftime('%X')}] {text}", flush=True)
+
+
+def arrived(found: dict[str, float], name: str) -> bool:
+    return name in found
+
+
+def percentile(values: list[float], share: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def summary(values: list[float]) -> dict[str, Any]:
+    return {
+        "count": len(values),
+        "p50": percentile(values, 0.5),
+        "p99": percentile(values, 0.99),
+        "max": max(values, default=None),
+    }
+
+
+# -- what the benchmark watches ----------------------------------------------------------
+
+
+@dataclass
+class Observer:
+    """A watch on one namespace's TrainingJobs: when ARNs and status changes became visible."""
+
+    api: Any
+    namespace: str
+    arn_at: dict[str, float] = field(default_factory=dict)
+    secondary: dict[str, str] = field(default_factory=dict)
+    lags: list[float] = field(default_factory=list)
+    changes: int = 0
+    status: dict[str, str] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> Observer:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        version = None
+        while not self._stop.is_set():
+            watch = kubernetes.watch.Watch()  # type: ignore[no-untyped-call]
+            try:
+                for event in watch.stream(  # type: ignore[no-untyped-call]
+                    self.api.list_namespaced_custom_object,
+                    GROUP,
+                    VERSION,
+                    self.namespace,
+                    PLURAL,
+                    resource_version=version,
+                    timeout_seconds=10,
+                ):
+                    body = event["object"]
+                    version = body["metadata"]["resourceVersion"]
+                    self._see(body, time.time())
+                    if self._stop.is_set():
+                        return
+            except kubernetes.client.ApiException as error:
+                if error.status == 410:  # too old: list again from now
+                    version = None
+                    continue
+                raise
+
+    def _see(self, body: dict[str, Any], now: float) -> None:
+        name = body["metadata"]["name"]
+        status = body.get("status") or {}
+        if status.get("trainingJobArn") and name not in self.arn_at:
+            self.arn_at[name] = now
+        job_status = status.get("trainingJobStatus")
+        if job_status:
+            self.status[name] = job_status
+        secondary = status.get("secondaryStatus")
+        if secondary and self.secondary.get(name) != secondary:
+            if name in self.secondary or secondary != "Starting":
+                self.changes += 1
+                modified = status.get("lastModifiedTime")
+                if modified:
+                    stamp = datetime.datetime.fromisoformat(modified.replace("Z", "+00:00"))
+                    self.lags.append(now - stamp.timestamp())
+            self.secondary[name] = secondary
+
+
+# -- the operator process ------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    text = Path(f"/proc/{pid}/status").read_text()
+    found = dict(re.findall(r"^(VmRSS|VmHWM):\s+(\d+) kB", text, re.MULTILINE))
+    return {"rss_mb": int(found["VmRSS"]) / 1024, "peak_rss_mb": int(found["VmHWM"]) / 1024}
+
+
+def metrics_url(operator: OperatorProcess) -> str:
+    ports = re.findall(r"serving metrics on http://0\.0\.0\.0:(\d+)/metrics", operator.output())
+    return f"http://127.0.0.1:{ports[-1]}/metrics"
+
+
+def gauge(url: str, name: str, labels: str) -> float:
+    with urllib.request.urlopen(url, timeout=10) as page:
+        text = page.read().decode()
+    match = re.search(rf"^{re.escape(name)}\{{{re.escape(labels)}\}} (\S+)$", text, re.MULTILINE)
+    return float(match[1]) if match else 0.0
+
+
+@contextmanager
+def running_operator(
+    cluster: KubeCluster, emulator: Emulator, namespace: str, folder: Path, **settings: str
+) -> Iterator[OperatorProcess]:
+    environment = operator_environment(cluster, emulator, metrics_port="0", **settings)
+    with OperatorProcess(environment, namespace, folder / f"{namespace}.log") as operator:
+        operator.wait_ready()
+        yield operator
+
+
+def create_all(api: Any, namespace: str, names: list[str]) -> dict[str, float]:
+    """Create the resources with CLIENT_THREADS threads; when each create returned."""
+    created: dict[str, float] = {}
+
+    def create(name: str) -> None:
+        api.create_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            namespace,
+            PLURAL,
+            {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "TrainingJob",
+                "metadata": {"name": name},
+                "spec": SPEC,
+            },
+        )
+        created[name] = time.time()
+
+    with concurrent.futures.ThreadPoolExecutor(CLIENT_THREADS) as pool:
+        list(pool.map(create, names))
+    return created
+
+
+# -- scenarios -----------------------------------------------------------------------------
+
+
+@dataclass
+class Bench:
+    cluster: KubeCluster
+    api: Any
+    folder: Path
+    poll_interval: float
+
+    def operator(
+        self, emulator: Emulator, namespace: str, create_rate: str | None = None, **settings: str
+    ) -> AbstractContextManager[OperatorProcess]:
+        if create_rate is not None:
+            settings = {"create_rate": create_rate, "describe_rate": create_rate} | settings
+        return running_operator(
+            self.cluster,
+            emulator,
+            namespace,
+            self.folder,
+            poll_interval=str(self.poll_interval),
+            **settings,
+        )
+
+    def namespace(self, name: str) -> str:
+        self.cluster.kubectl("create", "namespace", name)
+        return name
+
+    def single(self, samples: int) -> dict[str, Any]:
+        namespace = self.namespace("single")
+        with (
+            Emulator(profile="fast", phases={"Training": 3600}) as emulator,
+            self.operator(emulator, namespace),
+        ):
+            observer = Observer(self.api, namespace).start()
+            latencies = []
+            for index in range(samples):
+                name = f"single-{index:03d}"
+                created = create_all(self.api, namespace, [name])[name]
+                wait_until(
+                    functools.partial(arrived, observer.arn_at, name),
+                    timeout=30,
+                    interval=0.01,
+                    description=f"{name}'s ARN",
+                )
+                latencies.append(observer.arn_at[name] - created)
+            observer.stop()
+        return {"apply_to_arn_seconds": summary(latencies)}
+
+    def in_flight(self, size: int, create_rate: str) -> dict[str, Any]:
+        namespace = self.namespace(f"inflight-{size}")
+        names = [f"job-{index:05d}" for index in range(size)]
+        with Emulator(profile="fast", phases={"Training": 3600}) as emulator:
+            control = EmulatorControl(emulator.endpoint_url)
+            with self.operator(emulator, namespace, create_rate) as operator:
+                observer = Observer(self.api, namespace).start()
+                started = time.time()
+                created = create_all(self.api, namespace, names)
+                wait_until(
+                    lambda: len(observer.arn_at) == size,
+                    timeout=900,
+                    interval=0.2,
+                    description=f"{size} ARNs",
+                )
+                all_arns = max(observer.arn_at.values()) - started
+                latencies = [observer.arn_at[name] - created[name] for name in names]
+                creates = control.calls("CreateTrainingJob")
+                # Quiet state: every job in Training, the operator only ticking.
+                time.sleep(2 * self.poll_interval)  # let the last patches settle
+                assert operator.process is not None
+                pid = operator.process.pid
+                before_cpu, before = cpu_seconds(pid), time.monotonic()
+                calls_before = control.stats()["calls"]
+                time.sleep(3 * self.poll_interval)  # the measured window
+                cpu = (cpu_seconds(pid) - before_cpu) / (time.monotonic() - before)
+                calls_after = control.stats()["calls"]
+                memory = memory_mb(pid)
+                # Restart: SIGKILL, start again, until every in-flight job is tracked again.
+                operator.process.send_signal(signal.SIGKILL)
+                operator.process.wait(10)
+                lists_before = control.calls("ListTrainingJobs")
+                restarted = time.monotonic()
+                served_before = operator.output().count("serving metrics on")
+                operator.start()
+
+                def tracked() -> bool:
+                    if operator.output().count("serving metrics on") <= served_before:
+                        return False  # the new process has not started serving yet
+                    try:
+                        indexed = gauge(
+                            metrics_url(operator),
+                            "sagemaker_operator_trainingjobs",
+                            'status="InProgress"',
+                        )
+                    except OSError:
+                        return False
+                    return indexed == size and control.calls("ListTrainingJobs") > lists_before
+
+                wait_until(
+                    operator.guard(tracked),
+                    timeout=600,
+                    interval=0.2,
+                    description="every job tracked again",
+                )
+                restart = time.monotonic() - restarted
+                creates_after_restart = control.calls("CreateTrainingJob") - creates
+                observer.stop()
+        window = {
+            name: calls_after.get(name, 0) - calls_before.get(name, 0)
+            for name in ("ListTrainingJobs", "DescribeTrainingJob", "CreateTrainingJob")
+        }
+        return {
+            "all_arns_seconds": all_arns,
+            "apply_to_arn_seconds": summary(latencies),
+            "create_calls": creates,
+            "steady_cpu_share_of_one_core": cpu,
+            "steady_calls_per_tick": {k: v / 3 for k, v in window.items()},
+            "memory": memory,
+            "restart_seconds": restart,
+            "creates_after_restart": creates_after_restart,
+        }
+
+    def lifecycle(self, size: int, window: float, create_rate: str) -> dict[str, Any]:
+        namespace = self.namespace(f"lifecycle-{size}")
+        phases = {
+            "Starting": 0.15 * window,
+            "Downloading": 0.15 * window,
+            "Training": 0.3 * window,
+            "Uploading": 0.1 * window,
+            "Stopping": 1,
+        }
+        with (
+            Emulator(profile="fast", phases=phases) as emulator,
+            self.operator(emulator, namespace, create_rate),
+        ):
+            control = EmulatorControl(emulator.endpoint_url)
+            observer = Observer(self.api, namespace).start()
+            started = time.monotonic()
+            create_all(self.api, namespace, [f"job-{index:05d}" for index in range(size)])
+            wait_until(
+                lambda: list(observer.status.values()).count("Completed") == size,
+                timeout=window + 600,
+                interval=0.5,
+                description="every job Completed",
+            )
+            finished_after = time.monotonic() - started
+            calls = control.stats()["calls"]
+            # After the last job finished: nothing more is asked of SageMaker.
+            time.sleep(3 * self.poll_interval)  # the measured quiet window
+            later = control.stats()["calls"]
+            observer.stop()
+        ticks = finished_after / self.poll_interval
+        lists = calls.get("ListTrainingJobs", 0)
+        bound = (ticks + observer.changes / 100) * 1.1
+        return {
+            "window_seconds": finished_after,
+            "ticks": ticks,
+            "status_changes": observer.changes,
+            "list_calls": lists,
+            "list_bound": bound,
+            "describe_calls": calls.get("DescribeTrainingJob", 0),
+            "finished_jobs": size,
+            "per_job_30s_poller_calls": size * finished_after / 30,
+            "calls_after_all_finished": {
+                k: later.get(k, 0) - calls.get(k, 0)
+                for k in later
+                if later.get(k, 0) != calls.get(k, 0)
+            },
+            "status_lag_seconds": summary(observer.lags),
+        }
+
+    def storm(self, size: int, quota: float) -> dict[str, Any]:
+        namespace = self.namespace("storm")
+        with Emulator(profile="fast", phases={"Training": 3600}) as emulator:
+            control = EmulatorControl(emulator.endpoint_url)
+            control.set_faults(rate_limits={"CreateTrainingJob": quota})
+            with self.operator(emulator, namespace, str(quota), describe_rate="5"):
+                observer = Observer(self.api, namespace).start()
+                started = time.monotonic()
+                create_all(self.api, namespace, [f"job-{index:05d}" for index in range(size)])
+                wait_until(
+                    lambda: len(observer.arn_at) == size,
+                    timeout=size / quota * 3 + 120,
+                    interval=0.5,
+                    description="every job created",
+                )
+                took = time.monotonic() - started
+                observer.stop()
+            outcomes = control.stats()["outcomes"]["CreateTrainingJob"]
+        return {
+            "jobs": size,
+            "quota_per_second": quota,
+            "seconds": took,
+            "create_outcomes": outcomes,
+            "calls_per_job": sum(outcomes.values()) / size,
+        }
+
+
+# -- report ----------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    memory = re.search(r"MemTotal:\s+(\d+) kB", Path("/proc/meminfo").read_text())
+    return {
+        "cores": os.cpu_count(),
+        "memory_gib": round(int(memory[1]) / 1024**2, 1) if memory else None,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "kubernetes": KUBERNETES_VERSION,
+        "etcd": ETCD_VERSION,
+        "packages": {
+            name: metadata.version(name)
+            for name in ("sagemaker-operator", "kopf", "boto3", "botocore", "kubernetes")
+        },
+    }
+
+
+def run(arguments: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(),
+        "machine": machine(),
+        "settings": vars(arguments) | {"output": str(arguments.output)},
+    }
+    with LocalControlPlane() as plane, tempfile.TemporaryDirectory() as folder:
+        cluster = plane.cluster
+        crd = resources.files("sagemaker_operator.api").joinpath("crd.yaml").read_text()
+        cluster.kubectl("apply", "--server-side", "-f", "-", input=crd)
+        cluster.kubectl(
+            "wait", "--for=condition=Established", "--timeout=60s", f"crd/{PLURAL}.{GROUP}"
+        )
+        client = cluster.api_client()
+        client.configuration.connection_pool_maxsize = CLIENT_THREADS
+        api = kubernetes.client.CustomObjectsApi(client)
+        bench = Bench(cluster, api, Path(folder), arguments.poll_interval)
+        step("single job latency")
+        results["single"] = bench.single(arguments.samples)
+        results["sizes"] = {}
+        for size in arguments.sizes:
+            step(f"{size} jobs in flight")
+            in_flight = bench.in_flight(size, arguments.create_rate)
+            step(f"{size} jobs through their lifecycle")
+            results["sizes"][str(size)] = {
+                "in_flight": in_flight,
+                "lifecycle": bench.lifecycle(size, arguments.window, arguments.create_rate),
+            }
+        step(f"create storm: {arguments.storm} jobs at 5 creates/s")
+        results["storm"] = bench.storm(arguments.storm, 5.0)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 100, 1000, 2000])
+    parser.add_argument(
+        "--window",
+        type=float,
+        default=120.0,
+        help="seconds each lifecycle job takes to pass its statuses",
+    )
+    parser.add_argument("--poll-interval", type=float, default=10.0)
+    parser.add_argument("--samples", type=int, default=30, help="single-job repetitions")
+    parser.add_argument("--storm", type=int, default=200, help="jobs in the create storm")
+    parser.add_argument(
+        "--create-rate",
+        default="100",
+        help="the operator's CreateTrainingJob limit (default 2/s in AWS)",
+    )
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    arguments = parser.parse_args()
+    results = run(arguments)
+    written = report.write(results, arguments.output)
+    print("\n".join(str(path) for path in written))
+    print((arguments.output / Path(written[1]).name).read_text())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,219 @@
+"""The benchmark's results as JSON, a Markdown table (targets beside figures) and a plot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+
+def fmt(value: Any, unit: str = "", digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}{unit}"
+    return f"{value}{unit}"
+
+
+def previous(folder: Path, name: str) -> dict[str, Any] | None:
+    """The latest earlier results file, to compare with."""
+    earlier = sorted(path for path in folder.glob("20*.json") if path.name < name)
+    return json.loads(earlier[-1].read_text()) if earlier else None
+
+
+def rows(results: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
+    sizes = results["sizes"]
+
+    def each(pick: Any) -> list[str]:
+        return [pick(sizes[size]) for size in sizes]
+
+    poll = results["settings"]["poll_interval"]
+    return [
+        (
+            "all ARNs set after N applied at once",
+            "≤ 30 s at 1000",
+            each(lambda s: fmt(s["in_flight"]["all_arns_seconds"], " s", 1)),
+        ),
+        (
+            "apply → ARN under that load, p50 / p99",
+            "-",
+            each(
+                lambda s: (
+                    f"{fmt(s['in_flight']['apply_to_arn_seconds']['p50'], ' s')} / "
+                    f"{fmt(s['in_flight']['apply_to_arn_seconds']['p99'], ' s')}"
+                )
+            ),
+        ),
+        (
+            "ListTrainingJobs calls / bound (ticks + changes ÷ 100 + 10 %)",
+            "≤ bound",
+            each(lambda s: f"{s['lifecycle']['list_calls']} / {s['lifecycle']['list_bound']:.0f}"),
+        ),
+        (
+            "DescribeTrainingJob calls / finished jobs",
+            "1 per finished job",
+            each(
+                lambda s: f"{s['lifecycle']['describe_calls']} / {s['lifecycle']['finished_jobs']}"
+            ),
+        ),
+        (
+            "a per-job 30 s poller would call",
+            "-",
+            each(lambda s: f"{s['lifecycle']['per_job_30s_poller_calls']:.0f}"),
+        ),
+        ("status changes seen", "-", each(lambda s: str(s["lifecycle"]["status_changes"]))),
+        (
+            "status lag p50 / p99",
+            f"p99 ≤ {poll + 1:g} s",
+            each(
+                lambda s: (
+                    f"{fmt(s['lifecycle']['status_lag_seconds']['p50'], ' s', 1)} / "
+                    f"{fmt(s['lifecycle']['status_lag_seconds']['p99'], ' s', 1)}"
+                )
+            ),
+        ),
+        (
+            "calls after every job finished",
+            "0",
+            each(lambda s: str(sum(s["lifecycle"]["calls_after_all_finished"].values()))),
+        ),
+        (
+            "operator memory (RSS / peak)",
+            "≤ 250 MB at 2000",
+            each(
+                lambda s: (
+                    f"{s['in_flight']['memory']['rss_mb']:.0f} / "
+                    f"{s['in_flight']['memory']['peak_rss_mb']:.0f} MB"
+                )
+            ),
+        ),
+        (
+            "operator CPU, steady state",
+            "≤ 5 % at 1000",
+            each(lambda s: fmt(100 * s["in_flight"]["steady_cpu_share_of_one_core"], " %", 1)),
+        ),
+        (
+            "restart → every in-flight job tracked",
+            "≤ 30 s at 2000",
+            each(lambda s: fmt(s["in_flight"]["restart_seconds"], " s", 1)),
+        ),
+        (
+            "CreateTrainingJob calls after the restart",
+            "0",
+            each(lambda s: str(s["in_flight"]["creates_after_restart"])),
+        ),
+    ]
+
+
+def markdown(results: dict[str, Any], before: dict[str, Any] | None) -> str:
+    sizes = list(results["sizes"])
+    machine = results["machine"]
+    single = results["single"]["apply_to_arn_seconds"]
+    storm = results["storm"]
+    lines = [
+        f"# Operator benchmark, {results['date'][:10]}",
+        "",
+        f"{machine['cores']} cores, {machine['memory_gib']} GiB; Python {machine['python']}, "
+        f"Kubernetes {machine['kubernetes']}, etcd {machine['etcd']}, kopf "
+        f"{machine['packages']['kopf']}, boto3 {machine['packages']['boto3']}. Poll interval "
+        f"{results['settings']['poll_interval']:g} s, lifecycle window "
+        f"{results['settings']['window']:g} s, operator create/describe limit "
+        f"{results['settings']['create_rate']}/s.",
+        "",
+        f"- apply → `status.trainingJobArn`, one job at a time ({single['count']} runs): "
+        f"p50 {fmt(single['p50'], ' s')}, p99 {fmt(single['p99'], ' s')} "
+        "(target ≤ 0.3 s / ≤ 1 s)",
+        f"- create storm, the emulator allowing {storm['quota_per_second']:g} creates/s: "
+        f"{storm['jobs']} jobs in {storm['seconds']:.0f} s, CreateTrainingJob outcomes "
+        f"{storm['create_outcomes']}, {storm['calls_per_job']:.2f} calls per job "
+        "(target: all created, ≤ 1.2)",
+        "",
+        "| figure | target | " + " | ".join(f"N = {size}" for size in sizes) + " |",
+        "|---|---|" + "---|" * len(sizes),
+    ]
+    lines += [
+        f"| {name} | {target} | " + " | ".join(values) + " |"
+        for name, target, values in rows(results)
+    ]
+    if before is not None:
+        then = before["single"]["apply_to_arn_seconds"]
+        lines += [
+            "",
+            f"Compared with {before['date'][:10]}: single apply → ARN p50 "
+            f"{fmt(then['p50'], ' s')} → {fmt(single['p50'], ' s')}, p99 "
+            f"{fmt(then['p99'], ' s')} → {fmt(single['p99'], ' s')}.",
+        ]
+        for size in sizes:
+            if size in before.get("sizes", {}):
+                old, new = before["sizes"][size], results["sizes"][size]
+                lines.append(
+                    f"- N = {size}: all ARNs {fmt(old['in_flight']['all_arns_seconds'], ' s', 1)}"
+                    f" → {fmt(new['in_flight']['all_arns_seconds'], ' s', 1)}; RSS "
+                    f"{old['in_flight']['memory']['rss_mb']:.0f} → "
+                    f"{new['in_flight']['memory']['rss_mb']:.0f} MB; List calls "
+                    f"{old['lifecycle']['list_calls']} → {new['lifecycle']['list_calls']}"
+                )
+    return "\n".join(lines) + "\n"
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    sizes = [int(size) for size in results["sizes"]]
+    data = [results["sizes"][str(size)] for size in sizes]
+    figure, (times, calls) = plt.subplots(1, 2, figsize=(12, 4.5))
+    times.plot(
+        sizes,
+        [d["in_flight"]["all_arns_seconds"] for d in data],
+        "o-",
+        label="all ARNs after N applied",
+    )
+    times.plot(
+        sizes,
+        [d["in_flight"]["restart_seconds"] for d in data],
+        "s-",
+        label="restart → all tracked",
+    )
+    times.plot(
+        sizes,
+        [d["lifecycle"]["status_lag_seconds"]["p99"] or 0 for d in data],
+        "^-",
+        label="status lag p99",
+    )
+    times.set(xscale="log", xlabel="TrainingJobs", ylabel="seconds", title="Latency")
+    times.legend()
+    calls.plot(sizes, [d["lifecycle"]["list_calls"] for d in data], "o-", label="ListTrainingJobs")
+    calls.plot(
+        sizes, [d["lifecycle"]["describe_calls"] for d in data], "s-", label="DescribeTrainingJob"
+    )
+    calls.plot(
+        sizes,
+        [d["lifecycle"]["per_job_30s_poller_calls"] for d in data],
+        "--",
+        label="a per-job 30 s poller",
+    )
+    calls.set(
+        xscale="log",
+        yscale="log",
+        xlabel="TrainingJobs",
+        ylabel="calls in the window",
+        title="SageMaker read calls per lifecycle window",
+    )
+    calls.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def write(results: dict[str, Any], folder: Path) -> list[str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = results["date"][:10]
+    json_path, md_path, png_path = (folder / f"{stem}.{ext}" for ext in ("json", "md", "png"))
+    before = previous(folder, json_path.name)
+    json_path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    md_path.write_text(markdown(results, before))
+    plot(results, png_path)
+    return [str(json_path), str(md_path), str(png_path)]
