@@ -32,7 +32,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata, resources
@@ -213,6 +213,26 @@ def create_all(api: Any, namespace: str, names: list[str]) -> dict[str, float]:
 # -- scenarios -----------------------------------------------------------------------------
 
 
+class BenchError(Exception):
+    """A scenario that missed its deadline, with what was seen (kept in the results)."""
+
+    def __init__(self, details: dict[str, Any]) -> None:
+        super().__init__(details["error"])
+        self.details = details
+
+
+def attempt(scenario: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """The scenario's figures, or what went wrong: one failure does not lose the rest."""
+    try:
+        return scenario()
+    except BenchError as error:
+        step(f"failed: {error}")
+        return error.details
+    except Exception as error:
+        step(f"failed: {error!r}")
+        return {"error": repr(error)}
+
+
 @dataclass
 class Bench:
     cluster: KubeCluster
@@ -343,18 +363,35 @@ class Bench:
         }
         with (
             Emulator(profile="fast", phases=phases) as emulator,
-            self.operator(emulator, namespace, create_rate),
+            self.operator(emulator, namespace, create_rate) as operator,
         ):
             control = EmulatorControl(emulator.endpoint_url)
             observer = Observer(self.api, namespace).start()
             started = time.monotonic()
             create_all(self.api, namespace, [f"job-{index:05d}" for index in range(size)])
-            wait_until(
-                lambda: list(observer.status.values()).count("Completed") == size,
-                timeout=window + 600,
-                interval=0.5,
-                description="every job Completed",
-            )
+            try:
+                wait_until(
+                    lambda: list(observer.status.values()).count("Completed") == size,
+                    timeout=window + 300,
+                    interval=0.5,
+                    description="every job Completed",
+                )
+            except TimeoutError as error:
+                sagemaker = emulator.sagemaker_client()
+                done = sum(len(page["TrainingJobSummaries"]) for page in
+                           sagemaker.get_paginator("list_training_jobs").paginate(
+                               StatusEquals="Completed"))  # fmt: skip
+                raise BenchError(
+                    {
+                        "error": str(error),
+                        "completed_in_sagemaker": done,
+                        "completed_in_kubernetes": list(observer.status.values()).count(
+                            "Completed"
+                        ),
+                        "calls": control.stats()["outcomes"],
+                        "operator_log_tail": operator.output()[-4000:],
+                    }
+                ) from error
             finished_after = time.monotonic() - started
             calls = control.stats()["calls"]
             # After the last job finished: nothing more is asked of SageMaker.
@@ -445,18 +482,22 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         api = kubernetes.client.CustomObjectsApi(client)
         bench = Bench(cluster, api, Path(folder), arguments.poll_interval)
         step("single job latency")
-        results["single"] = bench.single(arguments.samples)
+        results["single"] = attempt(lambda: bench.single(arguments.samples))
         results["sizes"] = {}
         for size in arguments.sizes:
             step(f"{size} jobs in flight")
-            in_flight = bench.in_flight(size, arguments.create_rate)
+            in_flight = attempt(lambda size=size: bench.in_flight(size, arguments.create_rate))  # type: ignore[misc]
             step(f"{size} jobs through their lifecycle")
             results["sizes"][str(size)] = {
                 "in_flight": in_flight,
-                "lifecycle": bench.lifecycle(size, arguments.window, arguments.create_rate),
+                "lifecycle": attempt(
+                    lambda size=size: bench.lifecycle(  # type: ignore[misc]
+                        size, arguments.window, arguments.create_rate
+                    )
+                ),
             }
         step(f"create storm: {arguments.storm} jobs at 5 creates/s")
-        results["storm"] = bench.storm(arguments.storm, 5.0)
+        results["storm"] = attempt(lambda: bench.storm(arguments.storm, 5.0))
     return results
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,19 @@ def previous(folder: Path, name: str) -> dict[str, Any] | None:
     return json.loads(earlier[-1].read_text()) if earlier else None
 
 
+def safely(pick: Any, data: dict[str, Any]) -> str:
+    """The figure, or "failed" where its scenario did not finish (see the JSON's error)."""
+    try:
+        return str(pick(data))
+    except (KeyError, TypeError):
+        return "failed"
+
+
 def rows(results: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
     sizes = results["sizes"]
 
     def each(pick: Any) -> list[str]:
-        return [pick(sizes[size]) for size in sizes]
+        return [safely(pick, sizes[size]) for size in sizes]
 
     poll = results["settings"]["poll_interval"]
     return [
@@ -113,8 +122,19 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
 def markdown(results: dict[str, Any], before: dict[str, Any] | None) -> str:
     sizes = list(results["sizes"])
     machine = results["machine"]
-    single = results["single"]["apply_to_arn_seconds"]
+    single = results["single"].get("apply_to_arn_seconds",
+                                    {"count": 0, "p50": None, "p99": None})  # fmt: skip
     storm = results["storm"]
+    storm_line = (
+        (
+            f"- create storm, the emulator allowing {storm['quota_per_second']:g} creates/s: "
+            f"{storm['jobs']} jobs in {storm['seconds']:.0f} s, CreateTrainingJob outcomes "
+            f"{storm['create_outcomes']}, {storm['calls_per_job']:.2f} calls per job "
+            "(target: all created, ≤ 1.2)"
+        )
+        if "error" not in storm
+        else f"- create storm: failed ({storm['error']})"
+    )
     lines = [
         f"# Operator benchmark, {results['date'][:10]}",
         "",
@@ -128,10 +148,7 @@ def markdown(results: dict[str, Any], before: dict[str, Any] | None) -> str:
         f"- apply → `status.trainingJobArn`, one job at a time ({single['count']} runs): "
         f"p50 {fmt(single['p50'], ' s')}, p99 {fmt(single['p99'], ' s')} "
         "(target ≤ 0.3 s / ≤ 1 s)",
-        f"- create storm, the emulator allowing {storm['quota_per_second']:g} creates/s: "
-        f"{storm['jobs']} jobs in {storm['seconds']:.0f} s, CreateTrainingJob outcomes "
-        f"{storm['create_outcomes']}, {storm['calls_per_job']:.2f} calls per job "
-        "(target: all created, ≤ 1.2)",
+        storm_line,
         "",
         "| figure | target | " + " | ".join(f"N = {size}" for size in sizes) + " |",
         "|---|---|" + "---|" * len(sizes),
@@ -141,7 +158,7 @@ def markdown(results: dict[str, Any], before: dict[str, Any] | None) -> str:
         for name, target, values in rows(results)
     ]
     if before is not None:
-        then = before["single"]["apply_to_arn_seconds"]
+        then = before["single"].get("apply_to_arn_seconds", {"p50": None, "p99": None})
         lines += [
             "",
             f"Compared with {before['date'][:10]}: single apply → ARN p50 "
@@ -149,8 +166,10 @@ def markdown(results: dict[str, Any], before: dict[str, Any] | None) -> str:
             f"{fmt(then['p99'], ' s')} → {fmt(single['p99'], ' s')}.",
         ]
         for size in sizes:
-            if size in before.get("sizes", {}):
-                old, new = before["sizes"][size], results["sizes"][size]
+            if size not in before.get("sizes", {}):
+                continue
+            old, new = before["sizes"][size], results["sizes"][size]
+            with contextlib.suppress(KeyError, TypeError):  # a failed scenario: no comparison
                 lines.append(
                     f"- N = {size}: all ARNs {fmt(old['in_flight']['all_arns_seconds'], ' s', 1)}"
                     f" → {fmt(new['in_flight']['all_arns_seconds'], ' s', 1)}; RSS "
@@ -163,6 +182,8 @@ def markdown(results: dict[str, Any], before: dict[str, Any] | None) -> str:
 
 def plot(results: dict[str, Any], path: Path) -> None:
     sizes = [int(size) for size in results["sizes"]]
+    sizes = [size for size in sizes if not any("error" in results["sizes"][str(size)][part]
+                                              for part in ("in_flight", "lifecycle"))]  # fmt: skip
     data = [results["sizes"][str(size)] for size in sizes]
     figure, (times, calls) = plt.subplots(1, 2, figsize=(12, 4.5))
     times.plot(
