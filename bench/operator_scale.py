@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import kubernetes
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench import report
 from sagemaker_operator.api import GROUP, PLURAL, VERSION
@@ -169,11 +170,15 @@ def metrics_url(operator: OperatorProcess) -> str:
     return f"http://127.0.0.1:{ports[-1]}/metrics"
 
 
-def gauge(url: str, name: str, labels: str) -> float:
+def gauge(url: str, name: str, labels: dict[str, str]) -> float:
+    """One sample of the operator's /metrics (0 when absent), read with prometheus-client."""
     with urllib.request.urlopen(url, timeout=10) as page:
         text = page.read().decode()
-    match = re.search(rf"^{re.escape(name)}\{{{re.escape(labels)}\}} (\S+)$", text, re.MULTILINE)
-    return float(match[1]) if match else 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
+    return 0.0
 
 
 @contextmanager
@@ -322,7 +327,7 @@ class Bench:
                         indexed = gauge(
                             metrics_url(operator),
                             "sagemaker_operator_trainingjobs",
-                            'status="InProgress"',
+                            {"status": "InProgress"},
                         )
                     except OSError:
                         return False

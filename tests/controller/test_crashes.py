@@ -12,6 +12,7 @@ import pytest
 from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
 from sagemaker_operator.testing.operator import OperatorProcess
 from tests.api.manifests import manifest
+from tests.kube import trainingjobs
 
 pytestmark = pytest.mark.cluster
 
@@ -26,11 +27,8 @@ def minimal_spec() -> dict[str, Any]:
 
 def arns(cluster: KubeCluster, namespace: str) -> dict[str, tuple[str, str | None]]:
     """Each resource's UID and ARN (None while it has none)."""
-    listed = json.loads(cluster.kubectl("get", "trainingjobs", "-n", namespace, "-o", "json")
-                        .stdout)["items"]  # fmt: skip
-    return {item["metadata"]["name"]: (item["metadata"]["uid"],
-                                       item.get("status", {}).get("trainingJobArn"))
-            for item in listed}  # fmt: skip
+    return {name: (item["metadata"]["uid"], item.get("status", {}).get("trainingJobArn"))
+            for name, item in trainingjobs(cluster, namespace).items()}  # fmt: skip
 
 
 def test_sigkill_at_random_moments_loses_and_duplicates_nothing(

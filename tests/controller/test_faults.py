@@ -10,6 +10,7 @@ import pytest
 from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
 from sagemaker_operator.testing.operator import OperatorProcess
 from tests.api.manifests import manifest
+from tests.kube import trainingjobs
 
 pytestmark = pytest.mark.cluster
 
@@ -25,9 +26,8 @@ def operator_settings() -> dict[str, str]:
 
 
 def statuses(cluster: KubeCluster, namespace: str) -> list[str | None]:
-    listed = json.loads(cluster.kubectl("get", "trainingjobs", "-n", namespace, "-o", "json")
-                        .stdout)["items"]  # fmt: skip
-    return [item.get("status", {}).get("trainingJobStatus") for item in listed]
+    return [item.get("status", {}).get("trainingJobStatus")
+            for item in trainingjobs(cluster, namespace).values()]  # fmt: skip
 
 
 def test_every_job_completes_through_a_30_second_outage_and_50_percent_throttling(

@@ -12,6 +12,7 @@ import pytest
 from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
 from sagemaker_operator.testing.operator import OperatorProcess, operator_environment
 from tests.api.manifests import manifest
+from tests.kube import trainingjobs
 
 pytestmark = pytest.mark.cluster
 
@@ -72,8 +73,7 @@ def test_only_one_replica_creates_and_polls(
         json.dumps(manifest(f"job-{n}", spec)) for n in range(JOBS)))  # fmt: skip
 
     def arns() -> bool:
-        listed = json.loads(kube_cluster.kubectl("get", "trainingjobs", "-n", namespace, "-o",
-                                                 "json").stdout)["items"]  # fmt: skip
+        listed = trainingjobs(kube_cluster, namespace).values()
         return all(item.get("status", {}).get("trainingJobArn") for item in listed)
 
     wait_until(arns, timeout=60, description="every ARN")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -10,6 +9,7 @@ import yaml
 
 from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
 from sagemaker_operator.testing.operator import OperatorProcess
+from tests.kube import trainingjobs
 
 SPEC = {"roleArn": "arn:aws:iam::123456789012:role/SageMakerRole",
         "outputDataConfig": {"s3OutputPath": "s3://my-bucket/output"}}  # fmt: skip
@@ -20,15 +20,9 @@ def document(name: str, **spec: Any) -> str:
                            "metadata": {"name": name}, "spec": {**SPEC, **spec}})  # fmt: skip
 
 
-def listed(cluster: KubeCluster, namespace: str) -> dict[str, dict[str, Any]]:
-    found = json.loads(cluster.kubectl("get", "trainingjobs", "-n", namespace, "-o", "json")
-                       .stdout)["items"]  # fmt: skip
-    return {item["metadata"]["name"]: item for item in found}
-
-
 def job_status(cluster: KubeCluster, namespace: str, name: str) -> str | None:
     status: str | None = (
-        listed(cluster, namespace).get(name, {}).get("status", {}).get("trainingJobStatus")
+        trainingjobs(cluster, namespace).get(name, {}).get("status", {}).get("trainingJobStatus")
     )
     return status
 
@@ -68,10 +62,12 @@ def every_state(
     wait_until(guard(stopping), timeout=30, description="deleting: Stopping")
 
     def denied() -> bool:
-        conditions = listed(cluster, namespace)["denied"].get("status", {}).get("conditions", [])
+        conditions = (
+            trainingjobs(cluster, namespace)["denied"].get("status", {}).get("conditions", [])
+        )
         return any(c["type"] == "Stalled" and c["status"] == "True" for c in conditions)
 
     wait_until(guard(denied), timeout=30, description="denied: Stalled")
-    objects = listed(cluster, namespace)
+    objects = trainingjobs(cluster, namespace)
     assert objects["deleting"]["metadata"].get("deletionTimestamp")  # the finalizer holds it
     return objects

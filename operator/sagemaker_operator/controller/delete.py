@@ -49,7 +49,11 @@ async def delete_job(
         return
     region, name = str(status["region"]), str(status["trainingJobName"])
     try:
-        namespace_annotations = await runtime.namespace_annotations(ref.namespace)
+        # The namespace is read only when the resource does not say (its annotation wins).
+        namespace_annotations = (
+            {} if DELETION_POLICY_ANNOTATION in annotations
+            else await runtime.namespace_annotations(ref.namespace)
+        )  # fmt: skip
         policy = deletion_policy(
             annotations, namespace_annotations, runtime.settings.deletion_policy
         )
