@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import email.utils
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -196,3 +197,12 @@ def test_sort_by_and_sort_order(
     sagemaker.stop_training_job(TrainingJobName="a-job")
     answer = sagemaker.list_training_jobs(SortBy=sort_by, SortOrder=order)  # type: ignore[arg-type]
     assert names(answer) == expected
+
+
+def test_the_date_header_is_the_emulated_clock_as_sagemakers_is_its_own(
+    sagemaker: SageMakerClient, control: EmulatorControl
+) -> None:
+    now = control.advance_clock(86_400)  # a day ahead of the machine's clock
+    answer = sagemaker.list_training_jobs()
+    date = email.utils.parsedate_to_datetime(answer["ResponseMetadata"]["HTTPHeaders"]["date"])
+    assert date == at(now).replace(microsecond=0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import email.utils
 import functools
 import os
 import threading
@@ -26,11 +27,25 @@ from aiolimiter import AsyncLimiter
 from botocore.config import Config
 
 from sagemaker_operator import metrics
+from sagemaker_operator.aws import servicemodel
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A ListTrainingJobs answer, all pages, and SageMaker's time when the first was read.
+
+    The pages are read one after the other while the jobs go on changing: a job on a page
+    already read may change before the last page is read. Such a change is later than
+    ``started``, so listing again from ``started`` finds it.
+    """
+
+    summaries: list[dict[str, Any]]
+    started: datetime.datetime
 
 
 @dataclass(frozen=True)
@@ -57,7 +72,7 @@ class SageMakerGateway:
         self.limits = limits or RateLimits()
         self._configs = {
             # Creates and stops: worth waiting for through botocore's backoff.
-            "act": Config(retries={"mode": "standard", "total_max_attempts": max_attempts},
+            "act": Config(retries={"mode": "adaptive", "total_max_attempts": max_attempts},
                           max_pool_connections=workers),
             # Tracking reads: the next tick is the retry; a throttled list must not hold
             # a tick for botocore's backoff (up to 20 s an attempt).
@@ -95,9 +110,7 @@ class SageMakerGateway:
             ResourceArn=arn, MaxResults=100))  # fmt: skip
         return [{"Key": tag["Key"], "Value": tag.get("Value", "")} for tag in answer["Tags"]]
 
-    async def jobs_modified_after(
-        self, region: str, moment: datetime.datetime
-    ) -> list[dict[str, Any]]:
+    async def jobs_modified_after(self, region: str, moment: datetime.datetime) -> Listing:
         """Summaries of every job of the region modified after ``moment``, all pages."""
         summaries: list[dict[str, Any]] = []
         parameters: dict[str, Any] = {
@@ -106,16 +119,20 @@ class SageMakerGateway:
             "SortBy": "CreationTime",
             "SortOrder": "Ascending",
         }
+        started: datetime.datetime | None = None
         while True:
+            asked = datetime.datetime.now(datetime.UTC)
             # Each page is a call of its own, rate-limited as such.
             answer = await self._call(
                 region, "list",
                 functools.partial(_list_training_jobs, parameters=dict(parameters)),
                 purpose="poll",
             )  # fmt: skip
+            if started is None:
+                started = _server_time(answer) or asked
             summaries += [dict(summary) for summary in answer["TrainingJobSummaries"]]
             if not answer.get("NextToken"):
-                return summaries
+                return Listing(summaries, started)
             parameters["NextToken"] = answer["NextToken"]
 
     def close(self) -> None:
@@ -140,7 +157,9 @@ class SageMakerGateway:
                 metrics.SAGEMAKER_LATENCY.labels(operation).observe(time.monotonic() - started)
 
     def warm_up(self, region: str) -> None:
-        """Make the default region's clients now, before the operator starts serving."""
+        """Make the default region's clients and the request validator's model now, before
+        the operator starts serving: the first apply must not wait for them."""
+        servicemodel.operation_model("CreateTrainingJob").input_shape  # noqa: B018 - loads it
         for purpose in self._configs:
             self._client(region, purpose)
 
@@ -159,8 +178,10 @@ class SageMakerGateway:
         with self._clients_lock:
             client = self._clients.get((region, purpose))
             if client is None:
-                # A session per client: boto3 sessions are not thread-safe, clients are.
-                client = boto3.session.Session().client(
+                # A session per client (boto3 sessions are not thread-safe, clients are),
+                # all sharing one loaded service model.
+                session = boto3.session.Session(botocore_session=servicemodel.session())
+                client = session.client(
                     "sagemaker", region_name=region, endpoint_url=self.endpoint_url,
                     config=self._configs[purpose],
                 )  # fmt: skip
@@ -183,6 +204,15 @@ def _count_attempt(
     else:
         outcome = "unknown"
     metrics.SAGEMAKER_CALLS.labels(getattr(operation, "name", "unknown"), outcome).inc()
+
+
+def _server_time(answer: Any) -> datetime.datetime | None:
+    """The answer's Date header: SageMaker's clock (to the second, rounded down)."""
+    date = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+    try:
+        return email.utils.parsedate_to_datetime(date) if date else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _list_training_jobs(client: SageMakerClient, parameters: dict[str, Any]) -> Any:

@@ -51,8 +51,21 @@ class ConstraintViolation:
 
 
 @functools.cache
+def _loading_session() -> botocore.session.Session:
+    return botocore.session.get_session()
+
+
+def session() -> botocore.session.Session:
+    """A new botocore session that shares one loader with every other: the SageMaker model
+    (tens of MB once parsed) is read once per process, not once per client."""
+    fresh = botocore.session.get_session()
+    fresh.register_component("data_loader", _loading_session().get_component("data_loader"))
+    return fresh
+
+
+@functools.cache
 def service_model(service: str = _SERVICE) -> ServiceModel:
-    return botocore.session.get_session().get_service_model(service)
+    return _loading_session().get_service_model(service)
 
 
 def operation_model(name: str, service: str = _SERVICE) -> OperationModel:

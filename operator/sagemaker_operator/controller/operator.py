@@ -49,6 +49,7 @@ def run(settings: OperatorSettings) -> None:
         policy=load_policy(settings, region),
         priority=priority if settings.peering else None,
     )
+    runtime.login()
     if settings.webhook_port is not None:
         handlers.register_webhook()
     if settings.metrics_port is not None:

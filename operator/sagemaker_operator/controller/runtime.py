@@ -47,14 +47,16 @@ class Runtime:
     _posting: set[asyncio.Task[None]] = field(default_factory=set)
 
     def custom_objects(self) -> Any:
-        self._login()
+        self.login()
         return self._custom_objects
 
     def core(self) -> Any:
-        self._login()
+        self.login()
         return self._core
 
-    def _login(self) -> None:
+    def login(self) -> None:
+        """Make the Kubernetes clients (once). The operator does it before kopf starts: the
+        first event or status patch must not load the configuration on the event loop."""
         if self._custom_objects is None:
             # In-cluster, or KUBECONFIG / ~/.kube/config, as kopf itself logs in.
             kubernetes.config.load_config()  # type: ignore[no-untyped-call]
@@ -75,7 +77,7 @@ class Runtime:
         )  # fmt: skip
 
     async def delete_webhook_configuration(self, name: str) -> None:
-        self._login()
+        self.login()
         api = kubernetes.client.AdmissionregistrationV1Api()
         try:
             await asyncio.to_thread(api.delete_validating_webhook_configuration, name)

@@ -31,7 +31,9 @@ from sagemaker_operator.status.conditions import (
 
 logger = logging.getLogger(__name__)
 
-OVERLAP = datetime.timedelta(seconds=2)  # re-list the edge: timestamps are per millisecond
+# Re-list the edge: timestamps are per millisecond, and SageMaker's Date header (the start
+# of a list) is to the second and written after the first page was read.
+OVERLAP = datetime.timedelta(seconds=2)
 IDLE_CHECK = 1.0  # seconds between looks at an empty index
 CONCURRENT_UPDATES = 16  # status patches (and end-state describes) in flight per tick
 
@@ -137,7 +139,8 @@ class Tracker:
             earliest = min(tracked.last_change for tracked in new)
             since = earliest if since is None else min(since, earliest)
         assert since is not None
-        summaries = await self.runtime.gateway.jobs_modified_after(region, since - OVERLAP)
+        listing = await self.runtime.gateway.jobs_modified_after(region, since - OVERLAP)
+        summaries = listing.summaries
         known.clear()
         known.update(jobs)
         ours = [(jobs[summary["TrainingJobName"]], summary) for summary in summaries
@@ -154,9 +157,7 @@ class Tracker:
         failed = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
         if failed:  # the others are written; `since` stays, so the next tick sees these again
             raise failed[0]
-        latest = [summary["LastModifiedTime"] for summary in summaries
-                  if "LastModifiedTime" in summary]  # fmt: skip
-        self._since[region] = max([since, *latest])
+        self._since[region] = next_since(since, summaries, listing.started)
 
     async def _update(self, tracked: Tracked, summary: Mapping[str, Any]) -> None:
         answer: Mapping[str, Any] = summary
@@ -185,6 +186,18 @@ class Tracker:
             await self.runtime.event(tracked.ref, str(job_status), f"{job_status} ({after})")
         elif after != before:
             await self.runtime.event(tracked.ref, str(after), f"{before} → {after}")
+
+
+def next_since(
+    since: datetime.datetime, summaries: Iterable[Mapping[str, Any]], started: datetime.datetime
+) -> datetime.datetime:
+    """Where the next list starts: after the latest change seen, but never after the moment
+    this list began (a change to a job on a page read earlier was not seen)."""
+    latest: list[datetime.datetime] = [summary["LastModifiedTime"] for summary in summaries
+                                       if "LastModifiedTime" in summary]  # fmt: skip
+    if not latest:
+        return since
+    return max(since, min(max(latest), started))
 
 
 def _changed(current: Mapping[str, Any], fields: Mapping[str, Any]) -> bool:

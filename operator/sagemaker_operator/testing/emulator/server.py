@@ -8,6 +8,7 @@ live per region as they do in AWS.
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import ipaddress
 import json
 import logging
@@ -242,6 +243,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s " + format, self.client_address[0], *args)
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header, from the emulated clock: AWS's Date is its own clock's time,
+        which a client may compare with the times in the answer (the tracker does)."""
+        moment = self.server.emulator.clock.now() if timestamp is None else timestamp
+        return email.utils.formatdate(moment, usegmt=True)
 
     def do_GET(self) -> None:
         self._dispatch("GET")
