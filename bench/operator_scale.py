@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import datetime
 import functools
 import json
@@ -57,7 +58,7 @@ SPEC = {
 }
 FAST = {"Starting": 0.5, "Downloading": 0.5, "Uploading": 0.5, "Stopping": 0.5}
 CLIENT_THREADS = 16
-SCENARIOS = ["single", "sizes", "storm"]
+SCENARIOS = ["single", "in_flight", "lifecycle", "storm"]
 SINGLE_PACE = 0.6  # seconds between single applies
 
 
@@ -169,7 +170,8 @@ def memory_mb(pid: int) -> dict[str, float]:
 
 
 def metrics_url(operator: OperatorProcess) -> str:
-    ports = re.findall(r"serving metrics on http://0\.0\.0\.0:(\d+)/metrics", operator.output())
+    log = operator.log.read_text(errors="replace")  # all of it: the port is logged at start
+    ports = re.findall(r"serving metrics on http://0\.0\.0\.0:(\d+)/metrics", log)
     return f"http://127.0.0.1:{ports[-1]}/metrics"
 
 
@@ -405,6 +407,13 @@ class Bench:
                 ) from error
             finished_after = time.monotonic() - started
             calls = control.stats()["calls"]
+            region = {"region": "us-east-1"}
+            tick_seconds = gauge(
+                metrics_url(operator), "sagemaker_operator_tick_duration_seconds_sum", region
+            )
+            tick_count = gauge(
+                metrics_url(operator), "sagemaker_operator_tick_duration_seconds_count", region
+            )
             # After the last job finished: nothing more is asked of SageMaker.
             time.sleep(3 * self.poll_interval)  # the measured quiet window
             later = control.stats()["calls"]
@@ -412,12 +421,16 @@ class Bench:
         ticks = finished_after / self.poll_interval
         lists = calls.get("ListTrainingJobs", 0)
         bound = (ticks + observer.changes / 100) * 1.1
+        # A LastModifiedTimeAfter list also returns each job once for its creation (its
+        # first status), which the observer does not count as a change.
+        bound_with_creations = (ticks + (observer.changes + size) / 100) * 1.1
         return {
             "window_seconds": finished_after,
             "ticks": ticks,
             "status_changes": observer.changes,
             "list_calls": lists,
             "list_bound": bound,
+            "list_bound_with_creations": bound_with_creations,
             "describe_calls": calls.get("DescribeTrainingJob", 0),
             "finished_jobs": size,
             "per_job_30s_poller_calls": size * finished_after / 30,
@@ -427,6 +440,7 @@ class Bench:
                 if later.get(k, 0) != calls.get(k, 0)
             },
             "status_lag_seconds": summary(observer.lags),
+            "tick_seconds_mean": tick_seconds / tick_count if tick_count else None,
         }
 
     def storm(self, size: int, quota: float) -> dict[str, Any]:
@@ -479,9 +493,12 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(),
         "machine": machine(),
-        "settings": vars(arguments) | {"output": str(arguments.output)},
+        "settings": vars(arguments) | {"output": str(arguments.output), "logs": None},
     }
-    with LocalControlPlane() as plane, tempfile.TemporaryDirectory() as folder:
+    with contextlib.ExitStack() as stack:
+        plane = stack.enter_context(LocalControlPlane())
+        folder = arguments.logs or stack.enter_context(tempfile.TemporaryDirectory())
+        Path(folder).mkdir(parents=True, exist_ok=True)
         cluster = plane.cluster
         crd = resources.files("sagemaker_operator.api").joinpath("crd.yaml").read_text()
         cluster.kubectl("apply", "--server-side", "-f", "-", input=crd)
@@ -496,18 +513,20 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
             step("single job latency")
             results["single"] = attempt(lambda: bench.single(arguments.samples))
         results["sizes"] = {}
-        for size in arguments.sizes if "sizes" in arguments.scenarios else []:
-            step(f"{size} jobs in flight")
-            in_flight = attempt(lambda size=size: bench.in_flight(size, arguments.create_rate))  # type: ignore[misc]
-            step(f"{size} jobs through their lifecycle")
-            results["sizes"][str(size)] = {
-                "in_flight": in_flight,
-                "lifecycle": attempt(
+        for size in arguments.sizes:
+            figures = results["sizes"][str(size)] = {}
+            if "in_flight" in arguments.scenarios:
+                step(f"{size} jobs in flight")
+                figures["in_flight"] = attempt(
+                    lambda size=size: bench.in_flight(size, arguments.create_rate)  # type: ignore[misc]
+                )
+            if "lifecycle" in arguments.scenarios:
+                step(f"{size} jobs through their lifecycle")
+                figures["lifecycle"] = attempt(
                     lambda size=size: bench.lifecycle(  # type: ignore[misc]
                         size, arguments.window, arguments.create_rate
                     )
-                ),
-            }
+                )
         if "storm" in arguments.scenarios:
             step(f"create storm: {arguments.storm} jobs at 5 creates/s")
             results["storm"] = attempt(lambda: bench.storm(arguments.storm, 5.0))
@@ -541,6 +560,9 @@ def main() -> None:
         help="the operator's CreateTrainingJob limit (default 2/s in AWS)",
     )
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--logs", type=Path, help="keep the operator's logs in this folder (default: dropped)"
+    )
     arguments = parser.parse_args()
     results = run(arguments)
     if sorted(arguments.scenarios) != sorted(SCENARIOS):

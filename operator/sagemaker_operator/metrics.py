@@ -44,6 +44,13 @@ STATUS_LAG = Histogram(
     buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 20, 30, 60, 120),
     registry=REGISTRY,
 )
+TICK_DURATION = Histogram(
+    "sagemaker_operator_tick_duration_seconds",
+    "Duration of a tracking tick in a region: every page listed, every change written",
+    ["region"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 60),
+    registry=REGISTRY,
+)
 RECONCILE_ERRORS = Counter(
     "sagemaker_operator_reconcile_errors",
     "Errors met while reconciling a TrainingJob (every occurrence, retried or not), by reason",

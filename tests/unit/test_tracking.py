@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sagemaker_operator.aws.gateway import Listing
+from botocore.exceptions import EndpointConnectionError
+
+from sagemaker_operator.aws.gateway import Page
 from sagemaker_operator.controller.runtime import ResourceRef, Runtime
-from sagemaker_operator.controller.tracking import Tracked, Tracker, next_since
+from sagemaker_operator.controller.tracking import Tracked, Tracker
 
 REGION = "us-east-1"
 T0 = datetime.datetime(2026, 11, 28, 12, 0, tzinfo=datetime.UTC)
@@ -37,23 +40,32 @@ def summary(name: str, secondary: str, modified: float) -> dict[str, Any]:
 
 @dataclass
 class ScriptedSageMaker:
-    """Each list answers the jobs' state as it was when each page was read: ``pages`` holds,
-    per list, the summaries of that list and SageMaker's time at its first page."""
+    """Lists answer the jobs as they are, in two pages; ``during_next_list`` are changes
+    made after the first page was read (to jobs on it: they are not seen)."""
 
     jobs: dict[str, dict[str, Any]]
     asked: list[datetime.datetime] = field(default_factory=list)
     during_next_list: list[dict[str, Any]] = field(default_factory=list)
     now: float = 0.0
+    outage: bool = False
 
-    async def jobs_modified_after(self, region: str, moment: datetime.datetime) -> Listing:
+    async def jobs_modified_after(
+        self, region: str, moment: datetime.datetime
+    ) -> AsyncIterator[Page]:
+        """Two pages, 4 s apart (a slow list): the first job (in creation order), then the rest."""
         self.asked.append(moment)
-        started = at(self.now)
-        first_pages = [dict(job) for job in self.jobs.values() if job["LastModifiedTime"] > moment]
-        # Changes while the later pages are read: they land on a page already read.
+        if self.outage:
+            raise EndpointConnectionError(endpoint_url="https://sagemaker.invalid")
+        first, *others = self.jobs
+        yield Page(self._changed([first], moment), at(self.now))
         for change in self.during_next_list:
             self.jobs[change["TrainingJobName"]] = change
         self.during_next_list = []
-        return Listing(first_pages, started)
+        yield Page(self._changed(others, moment), at(self.now + 4))
+
+    def _changed(self, names: list[str], moment: datetime.datetime) -> list[dict[str, Any]]:
+        return [dict(self.jobs[name]) for name in names
+                if self.jobs[name]["LastModifiedTime"] > moment]  # fmt: skip
 
 
 @dataclass
@@ -68,6 +80,13 @@ class Recorder:
 
     async def event(self, ref: ResourceRef, reason: str, message: str, **_: Any) -> None:
         pass
+
+
+def fresh(name: str, created: float) -> Tracked:
+    """A resource whose create handler just wrote the ARN: no SageMaker time in status."""
+    status = {"trainingJobArn": f"arn-{name}", "trainingJobName": name, "region": REGION}
+    stamp = at(created).isoformat().replace("+00:00", "Z")
+    return Tracked(ResourceRef("ns", name, f"uid-{name}"), REGION, name, 1, status, stamp)
 
 
 def tracked(name: str, secondary: str, modified: float) -> Tracked:
@@ -94,31 +113,108 @@ def test_a_change_to_a_job_on_an_already_read_page_is_found_by_the_next_list() -
     tracker = Tracker(cast(Runtime, recorder))
     index = {REGION: [tracked("early", "Starting", 1), tracked("late", "Starting", 1)]}
 
-    # The first list starts at 10 s; "early" is read as Downloading, then turns Training
-    # at 11 s while later pages are read, one of which holds "late", changed at 14 s.
+    # The first list reads its first page at 10 s: "early" is Downloading. Then "early"
+    # turns Training (11 s) and "late" Downloading (13.5 s), before the second page is
+    # read (14 s): it holds "late" only, "early" being on the first.
     sagemaker.now = 10
-    sagemaker.during_next_list = [summary("early", "Training", 11)]
-    sagemaker.jobs["late"] = summary("late", "Downloading", 14)
+    sagemaker.during_next_list = [summary("early", "Training", 11),
+                                  summary("late", "Downloading", 13.5)]  # fmt: skip
     asyncio.run(tracker.tick(index))
     assert written(recorder, "early") == ["Downloading"]
 
     sagemaker.now = 20
-    index = {REGION: [tracked("early", "Downloading", 9), tracked("late", "Downloading", 14)]}
+    index = {REGION: [tracked("early", "Downloading", 9), tracked("late", "Downloading", 13.5)]}
     asyncio.run(tracker.tick(index))
     assert sagemaker.asked[1] < at(11), "the next list must start before the missed change"
     assert written(recorder, "early") == ["Downloading", "Training"]
 
 
-def test_the_next_list_starts_at_the_latest_change_seen_when_it_is_earlier() -> None:
-    changes = [summary("a", "Training", 5), summary("b", "Training", 7)]
-    assert next_since(at(0), changes, started=at(10)) == at(7)
+def test_after_a_quiet_tick_the_next_list_asks_only_for_changes_since_it_began() -> None:
+    sagemaker = ScriptedSageMaker(
+        {"a": summary("a", "Training", 5), "b": summary("b", "Training", 5.5)}
+    )
+    recorder = Recorder(sagemaker)
+    tracker = Tracker(cast(Runtime, recorder))
+    index = {REGION: [tracked("a", "Downloading", 1), tracked("b", "Downloading", 1)]}
+    sagemaker.now = 10
+    asyncio.run(tracker.tick(index))
+    index = {REGION: [tracked("a", "Training", 5), tracked("b", "Training", 5.5)]}
+    sagemaker.now = 20
+    asyncio.run(tracker.tick(index))
+    # Not from the last change seen (5.5 s), which would list both jobs again every tick.
+    assert at(8) < sagemaker.asked[1] <= at(10)
+    assert len(recorder.patches) == 2
 
 
-def test_the_next_list_never_starts_after_the_moment_this_list_began() -> None:
-    changes = [summary("a", "Training", 5), summary("b", "Training", 12)]
-    assert next_since(at(0), changes, started=at(10)) == at(10)
+def test_the_changes_that_waited_longest_are_written_first() -> None:
+    sagemaker = ScriptedSageMaker(
+        {
+            "a": summary("a", "Training", 7),
+            "c": summary("c", "Training", 5),
+            "b": summary("b", "Training", 3),
+        }
+    )
+    recorder = Recorder(sagemaker)
+    sagemaker.now = 10
+    index = {REGION: [tracked(name, "Downloading", 1) for name in ("a", "c", "b")]}
+    asyncio.run(Tracker(cast(Runtime, recorder)).tick(index))
+    # Listed in creation order (a, c, b), written oldest change first.
+    assert [name for name, _ in recorder.patches] == ["b", "c", "a"]
 
 
-def test_a_list_without_changes_leaves_the_start_where_it_was() -> None:
-    assert next_since(at(3), [], started=at(10)) == at(3)
-    assert next_since(at(3), [summary("a", "Training", 1)], started=at(10)) == at(3)
+def test_a_job_just_created_is_listed_from_shortly_before_its_resource_was_created() -> None:
+    """Its status has no SageMaker time yet; five minutes back would list every job
+    changed in those minutes, each time a new one is created."""
+    sagemaker = ScriptedSageMaker({"new": summary("new", "Starting", 10.5)})
+    sagemaker.now = 11
+    asyncio.run(Tracker(cast(Runtime, Recorder(sagemaker))).tick({REGION: [fresh("new", 10)]}))
+    assert at(10) - datetime.timedelta(seconds=5) <= sagemaker.asked[0] < at(10)
+
+
+def test_a_job_listed_before_its_resource_had_the_arn_is_written_from_that_listing() -> None:
+    sagemaker = ScriptedSageMaker(
+        {"old": summary("old", "Training", 2), "born": summary("born", "Downloading", 9)}
+    )
+    recorder = Recorder(sagemaker)
+    tracker = Tracker(cast(Runtime, recorder))
+    sagemaker.now = 10
+    asyncio.run(tracker.tick({REGION: [tracked("old", "Downloading", 1)]}))
+    # "born" was created at 5 s; its resource shows the ARN only now.
+    sagemaker.now = 20
+    asyncio.run(tracker.tick({REGION: [tracked("old", "Training", 2), fresh("born", 5)]}))
+    assert written(recorder, "born") == ["Downloading"]
+    assert sagemaker.asked[1] >= at(8), "the list need not go back to its creation"
+
+
+def test_a_failed_tick_is_tried_again_from_the_same_point() -> None:
+    sagemaker = ScriptedSageMaker({"born": summary("born", "Downloading", 9)}, outage=True)
+    recorder = Recorder(sagemaker)
+    tracker = Tracker(cast(Runtime, recorder))
+    sagemaker.now = 10
+    asyncio.run(tracker.tick({REGION: [fresh("born", 5)]}))  # logged, not raised
+    sagemaker.outage = False
+    sagemaker.now = 20
+    asyncio.run(tracker.tick({REGION: [fresh("born", 5)]}))
+    assert sagemaker.asked[1] == sagemaker.asked[0] < at(5)
+    assert written(recorder, "born") == ["Downloading"]
+
+
+def test_a_job_created_long_after_its_resource_is_listed_from_its_create_call() -> None:
+    """Applied at 5 s, created at 40 s (after a queue of creates): the conditions the
+    create handler wrote say when, within the create call's allowance."""
+    sagemaker = ScriptedSageMaker({"late": summary("late", "Starting", 40)})
+    queued = fresh("late", 5)
+    status = dict(queued.status) | {
+        "conditions": [
+            {
+                "type": "Ready",
+                "status": "False",
+                "reason": "Starting",
+                "lastTransitionTime": at(40.2).isoformat(),
+            }
+        ]
+    }
+    sagemaker.now = 41
+    resource = Tracked(queued.ref, REGION, "late", 1, status, queued.created)
+    asyncio.run(Tracker(cast(Runtime, Recorder(sagemaker))).tick({REGION: [resource]}))
+    assert at(30) <= sagemaker.asked[0] < at(40)

@@ -17,7 +17,7 @@ import functools
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -36,16 +36,16 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class Listing:
-    """A ListTrainingJobs answer, all pages, and SageMaker's time when the first was read.
+class Page:
+    """A page of a ListTrainingJobs answer, and SageMaker's time when it was read.
 
     The pages are read one after the other while the jobs go on changing: a job on a page
-    already read may change before the last page is read. Such a change is later than
-    ``started``, so listing again from ``started`` finds it.
+    already read may change before the last page is read. Such a change is later than the
+    first page's ``read_at``, so listing again from there finds it.
     """
 
     summaries: list[dict[str, Any]]
-    started: datetime.datetime
+    read_at: datetime.datetime
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,10 @@ class RateLimits:
     list: float = 2.0
     stop: float = 2.0
     tags: float = 5.0
+    # The list limit holds on average over this many seconds (the poll interval): a tick's
+    # pages go out together, and the changes made while they are read (listed again by
+    # the next tick) stay few.
+    list_period: float = 1.0
 
 
 class SageMakerGateway:
@@ -110,16 +114,17 @@ class SageMakerGateway:
             ResourceArn=arn, MaxResults=100))  # fmt: skip
         return [{"Key": tag["Key"], "Value": tag.get("Value", "")} for tag in answer["Tags"]]
 
-    async def jobs_modified_after(self, region: str, moment: datetime.datetime) -> Listing:
-        """Summaries of every job of the region modified after ``moment``, all pages."""
-        summaries: list[dict[str, Any]] = []
+    async def jobs_modified_after(
+        self, region: str, moment: datetime.datetime
+    ) -> AsyncIterator[Page]:
+        """Summaries of every job of the region modified after ``moment``, a page at a time
+        (the caller works on a page while the next is read)."""
         parameters: dict[str, Any] = {
             "LastModifiedTimeAfter": moment,
             "MaxResults": 100,
             "SortBy": "CreationTime",
             "SortOrder": "Ascending",
         }
-        started: datetime.datetime | None = None
         while True:
             asked = datetime.datetime.now(datetime.UTC)
             # Each page is a call of its own, rate-limited as such.
@@ -128,11 +133,10 @@ class SageMakerGateway:
                 functools.partial(_list_training_jobs, parameters=dict(parameters)),
                 purpose="poll",
             )  # fmt: skip
-            if started is None:
-                started = _server_time(answer) or asked
-            summaries += [dict(summary) for summary in answer["TrainingJobSummaries"]]
+            summaries = [dict(summary) for summary in answer["TrainingJobSummaries"]]
+            yield Page(summaries, _server_time(answer) or asked)
             if not answer.get("NextToken"):
-                return Listing(summaries, started)
+                return
             parameters["NextToken"] = answer["NextToken"]
 
     def close(self) -> None:
@@ -167,11 +171,13 @@ class SageMakerGateway:
         key = (region, operation)
         if key not in self._limiters:
             rate: float = getattr(self.limits, operation)
-            # At most one second's worth of calls in a burst; a rate below 1/s is one call
-            # per 1/rate seconds (a bucket must hold at least one call).
+            period = self.limits.list_period if operation == "list" else 1.0
+            # At most one period's worth of calls in a burst; a rate below one call a period
+            # is one call per 1/rate seconds (a bucket must hold at least one call).
             self._limiters[key] = (
-                AsyncLimiter(rate, 1.0) if rate >= 1 else AsyncLimiter(1, 1.0 / rate)
-            )
+                AsyncLimiter(rate * period, period) if rate * period >= 1
+                else AsyncLimiter(1, 1.0 / rate)
+            )  # fmt: skip
         return self._limiters[key]
 
     def _client(self, region: str, purpose: str) -> SageMakerClient:

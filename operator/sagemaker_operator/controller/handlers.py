@@ -32,9 +32,6 @@ async def start(*, settings: kopf.OperatorSettings, memo: Any, **kwargs: Any) ->
         field="status.operator.last-handled-configuration"
     )
     settings.posting.loggers = False  # the controller posts its own events, not log lines
-    # kopf waits this long for more events of an object before handling it (default 0.1 s,
-    # paid twice on a new object: once to add the finalizer, once to create the job).
-    settings.batching.batch_window = 0.02
     # Status patches, events and namespace reads run in threads; 2 cores give the default
     # executor 6, too few for a thousand jobs changing in one tick.
     asyncio.get_running_loop().set_default_executor(
@@ -69,7 +66,8 @@ async def stop(*, memo: Any, **_: Any) -> None:
 def inflight(
     *, namespace: str | None, name: str, uid: str, meta: kopf.Meta, status: kopf.Status, **_: Any
 ) -> dict[str, Any] | None:
-    tracked = tracked_from(namespace or "", name, uid, meta.get("generation", 1), status)
+    tracked = tracked_from(namespace or "", name, uid, meta.get("generation", 1), status,
+                           created=meta.get("creationTimestamp"))  # fmt: skip
     return None if tracked is None else {tracked.region: tracked}
 
 

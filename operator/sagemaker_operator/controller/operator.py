@@ -32,7 +32,8 @@ def run(settings: OperatorSettings) -> None:
     gateway = SageMakerGateway(
         endpoint_url=settings.endpoint_url,
         limits=RateLimits(create=settings.create_rate, describe=settings.describe_rate,
-                          list=settings.list_rate, stop=settings.stop_rate),
+                          list=settings.list_rate, stop=settings.stop_rate,
+                          list_period=settings.poll_interval),
     )  # fmt: skip
     region = settings.region or gateway.default_region()
     if not region:

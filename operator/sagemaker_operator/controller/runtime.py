@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +45,9 @@ class Runtime:
     _custom_objects: Any = None
     _core: Any = None
     _posting: set[asyncio.Task[None]] = field(default_factory=set)
+    # Events are posted a few at a time: a thousand of them must not take the threads
+    # that status patches need.
+    _posting_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
 
     def custom_objects(self) -> Any:
         self.login()
@@ -72,7 +75,7 @@ class Runtime:
         """Merge-patch the status subresource (outside kopf's handlers: the tracker)."""
         api = self.custom_objects()
         await asyncio.to_thread(
-            api.patch_namespaced_custom_object_status,
+            _unread, api.patch_namespaced_custom_object_status,
             GROUP, VERSION, ref.namespace, PLURAL, ref.name, {"status": status},
         )  # fmt: skip
 
@@ -138,7 +141,10 @@ class Runtime:
 
     async def _post(self, ref: ResourceRef, reason: str, body: dict[str, Any]) -> None:
         try:
-            await asyncio.to_thread(self.core().create_namespaced_event, ref.namespace, body)
+            async with self._posting_slots:
+                await asyncio.to_thread(
+                    _unread, self.core().create_namespaced_event, ref.namespace, body
+                )
         except Exception:  # an event is information; never fail the work for it
             logger.exception("could not post event %s for %s/%s", reason, ref.namespace, ref.name)
 
@@ -154,6 +160,15 @@ class Runtime:
         if self.last_error.get(ref.uid) != text:
             self.last_error[ref.uid] = text
             await self.event(ref, reason, message, warning=True)
+
+
+def _unread(call: Callable[..., Any], *args: Any) -> None:
+    """Make a write whose answer is not needed: the written object comes back whole
+    (managedFields and all), and decoding it cost more than the write at a thousand a tick.
+    A refusal still raises ApiException."""
+    response = call(*args, _preload_content=False)
+    response.read()
+    response.release_conn()
 
 
 def status_fields(

@@ -2,7 +2,7 @@
 
 The jobs in flight come from a kopf index of the resources (built from their status, so
 a restarted operator resumes without describing anything). Every ``poll_interval`` the
-tracker lists, per region, the jobs modified since the last change it saw, and updates
+tracker lists, per region, the jobs modified since its previous list began, and updates
 each resource of ours from its summary. A job that reached an end state is described
 once, for what a summary cannot carry (failure reason, model artifacts, billable time);
 it then leaves the index and is never called again. Status is patched only when it
@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,11 +32,19 @@ from sagemaker_operator.status.conditions import (
 
 logger = logging.getLogger(__name__)
 
-# Re-list the edge: timestamps are per millisecond, and SageMaker's Date header (the start
-# of a list) is to the second and written after the first page was read.
-OVERLAP = datetime.timedelta(seconds=2)
+# Lists start this long before the previous list began: SageMaker's clock (its Date
+# header, to the second, rounded down) and the moment a change becomes listable may
+# differ by that much.
+OVERLAP = datetime.timedelta(seconds=1)
 IDLE_CHECK = 1.0  # seconds between looks at an empty index
 CONCURRENT_UPDATES = 16  # status patches (and end-state describes) in flight per tick
+MIN_GAP = 1.0  # seconds between the end of a tick and the start of the next, at least
+# How far the Kubernetes apiserver's clock (a resource's creationTimestamp) may be ahead of
+# SageMaker's (its job's CreationTime); both are NTP-synchronised in EKS and AWS.
+CLOCK_SKEW = datetime.timedelta(seconds=2)
+# How long before the create handler writes the conditions SageMaker may have created the
+# job (the successful attempt of CreateTrainingJob, and the status patch after it).
+CREATE_CALL = datetime.timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -47,18 +56,35 @@ class Tracked:
     job_name: str
     generation: int
     status: Mapping[str, Any]
+    # The resource's metadata.creationTimestamp: its job was created later.
+    created: str | None = None
 
     @property
     def last_change(self) -> datetime.datetime:
+        """A moment no later than the job's last change SageMaker would list."""
         stamp = self.status.get("lastModifiedTime") or self.status.get("creationTime")
-        if stamp is None:
-            return datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=5)
-        return datetime.datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+        if stamp is not None:
+            return _parse(stamp)
+        # Just created: its status has no SageMaker time yet. The job was created after its
+        # resource, and shortly before the create handler wrote the conditions.
+        bounds = [_parse(condition["lastTransitionTime"]) - CREATE_CALL
+                  for condition in self.status.get("conditions") or []
+                  if condition.get("lastTransitionTime")]  # fmt: skip
+        if self.created is not None:
+            bounds.append(_parse(self.created))
+        if bounds:
+            return max(bounds) - CLOCK_SKEW
+        return datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=5)
+
+
+def _parse(stamp: Any) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
 
 
 def tracked_from(
-    namespace: str, name: str, uid: str, generation: int, status: Mapping[str, Any]
-) -> Tracked | None:
+    namespace: str, name: str, uid: str, generation: int, status: Mapping[str, Any],
+    *, created: str | None = None,
+) -> Tracked | None:  # fmt: skip
     """The index entry for a resource, or None when there is no job in flight to track."""
     if not status.get("trainingJobArn") or status.get("trainingJobStatus") in END_STATES:
         return None
@@ -68,6 +94,7 @@ def tracked_from(
         str(status["trainingJobName"]),
         generation,
         dict(status),
+        created,
     )
 
 
@@ -79,9 +106,18 @@ class Tracker:
         # Jobs whose end state is written: the index may hold them a moment longer (until
         # it sees the status patch), but they must not be described again.
         self._finished: dict[str, set[str]] = {}
+        # The last list's summaries of jobs the index did not hold (yet): a job created just
+        # before a tick is listed before its resource shows the ARN. When it joins the
+        # index, that summary is its state, and the list need not go back for it.
+        self._unclaimed: dict[str, dict[str, Mapping[str, Any]]] = {}
+        # The jobs the last tick tried (when it failed, they are not known yet): the quick
+        # look at an idle index must not retry a failing tick every second.
+        self._attempted: dict[str, set[str]] = {}
 
     async def run(self, inflight: Mapping[str, Iterable[Tracked]]) -> None:
+        loop = asyncio.get_running_loop()
         while True:
+            started = loop.time()
             standing_by = False
             try:
                 standing_by = await self.runtime.standing_by()
@@ -92,16 +128,18 @@ class Tracker:
             if standing_by:
                 await asyncio.sleep(self.runtime.settings.poll_interval)
             else:
-                await self._next_tick(inflight)
+                await self._next_tick(inflight, started)
 
-    async def _next_tick(self, inflight: Mapping[str, Iterable[Tracked]]) -> None:
-        """Sleep a poll interval; but while nothing was tracked (just started, or idle), look
-        at the index every second, so the first jobs (after a restart: all of them) do not
-        wait a whole interval. Looking at the index costs no call."""
-        interval = self.runtime.settings.poll_interval
+    async def _next_tick(self, inflight: Mapping[str, Iterable[Tracked]], started: float) -> None:
+        """Wait for the next tick: a poll interval after this one started (a long tick does
+        not push every later one back), but at least MIN_GAP after it ended. While nothing
+        was tracked (just started, or idle), look at the index every second, so the first
+        jobs (after a restart: all of them) do not wait a whole interval. Looking at the
+        index costs no call."""
+        loop = asyncio.get_running_loop()
         idle = not any(self._known.values())
-        deadline = asyncio.get_running_loop().time() + interval
-        while (remaining := deadline - asyncio.get_running_loop().time()) > 0:
+        deadline = max(started + self.runtime.settings.poll_interval, loop.time() + MIN_GAP)
+        while (remaining := deadline - loop.time()) > 0:
             await asyncio.sleep(min(remaining, IDLE_CHECK) if idle else remaining)
             if idle and self._untracked(inflight):
                 return
@@ -109,7 +147,8 @@ class Tracker:
     def _untracked(self, inflight: Mapping[str, Iterable[Tracked]]) -> bool:
         """Whether the index holds a job in flight that no tick has looked at yet."""
         for region in list(inflight):
-            seen = self._known.get(region, set()) | self._finished.get(region, set())
+            seen = (self._known.get(region, set()) | self._finished.get(region, set())
+                    | self._attempted.get(region, set()))  # fmt: skip
             if any(tracked.job_name not in seen for tracked in inflight.get(region, [])):
                 return True
         return False
@@ -133,31 +172,54 @@ class Tracker:
         if not jobs:
             return
         known = self._known.setdefault(region, set())
+        self._attempted[region] = set(jobs)
+        unclaimed = self._unclaimed.get(region, {})
         new = [tracked for name, tracked in jobs.items() if name not in known]
+        # A job the last list saw changed later than that list began: listed again below.
+        catch_up = {tracked.job_name: unclaimed[tracked.job_name] for tracked in new
+                    if tracked.job_name in unclaimed}  # fmt: skip
         since = self._since.get(region)
-        if new:  # changes of a job the index did not hold yet may lie before `since`
-            earliest = min(tracked.last_change for tracked in new)
+        unseen = [tracked for tracked in new if tracked.job_name not in catch_up]
+        if unseen:  # changes of a job the index did not hold yet may lie before `since`
+            earliest = min(tracked.last_change for tracked in unseen)
             since = earliest if since is None else min(since, earliest)
         assert since is not None
-        listing = await self.runtime.gateway.jobs_modified_after(region, since - OVERLAP)
-        summaries = listing.summaries
-        known.clear()
-        known.update(jobs)
-        ours = [(jobs[summary["TrainingJobName"]], summary) for summary in summaries
-                if summary["TrainingJobName"] in jobs]  # fmt: skip
         slots = asyncio.Semaphore(CONCURRENT_UPDATES)
 
         async def update(tracked: Tracked, summary: Mapping[str, Any]) -> None:
             async with slots:
                 await self._update(tracked, summary)
 
-        outcomes = await asyncio.gather(
-            *(update(tracked, summary) for tracked, summary in ours), return_exceptions=True
-        )
+        began = time.monotonic()
+        with metrics.TICK_DURATION.labels(region).time():
+            # Every page first, then the writes: pages read while writes compete for the
+            # CPU take seconds, and every change made meanwhile is listed again next tick.
+            pages = [page async for page in
+                     self.runtime.gateway.jobs_modified_after(region, since - OVERLAP)]  # fmt: skip
+            summaries = [summary for page in pages for summary in page.summaries]
+            latest = {summary["TrainingJobName"]: summary for summary in summaries}
+            # The longest waiting first (the semaphore lets them through in that order).
+            ours = sorted((summary for name, summary in (catch_up | latest).items()
+                           if name in jobs), key=_modified)  # fmt: skip
+            outcomes = await asyncio.gather(
+                *(update(jobs[summary["TrainingJobName"]], summary) for summary in ours),
+                return_exceptions=True,
+            )
         failed = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+        logger.log(logging.INFO if ours else logging.DEBUG,
+                   "tracked %s: %d jobs changed since %s (%d pages), %d of ours, in %.1f s",
+                   region, len(summaries), (since - OVERLAP).isoformat(timespec="seconds"),
+                   len(pages), len(ours), time.monotonic() - began)  # fmt: skip
         if failed:  # the others are written; `since` stays, so the next tick sees these again
             raise failed[0]
-        self._since[region] = next_since(since, summaries, listing.started)
+        # Every change up to the first page's reading was seen; a later one (possibly to a
+        # job on a page read before it) is found by listing from there.
+        # Only now, all written: a failed tick is tried again from the same point.
+        self._since[region] = max(since, pages[0].read_at)
+        known.clear()
+        known.update(jobs)
+        self._unclaimed[region] = {name: summary for name, summary in latest.items()
+                                   if name not in jobs}  # fmt: skip
 
     async def _update(self, tracked: Tracked, summary: Mapping[str, Any]) -> None:
         answer: Mapping[str, Any] = summary
@@ -188,16 +250,13 @@ class Tracker:
             await self.runtime.event(tracked.ref, str(after), f"{before} → {after}")
 
 
-def next_since(
-    since: datetime.datetime, summaries: Iterable[Mapping[str, Any]], started: datetime.datetime
-) -> datetime.datetime:
-    """Where the next list starts: after the latest change seen, but never after the moment
-    this list began (a change to a job on a page read earlier was not seen)."""
-    latest: list[datetime.datetime] = [summary["LastModifiedTime"] for summary in summaries
-                                       if "LastModifiedTime" in summary]  # fmt: skip
-    if not latest:
-        return since
-    return max(since, min(max(latest), started))
+def _modified(summary: Mapping[str, Any]) -> datetime.datetime:
+    stamp = summary.get("LastModifiedTime")
+    return (
+        stamp
+        if isinstance(stamp, datetime.datetime)
+        else datetime.datetime.max.replace(tzinfo=datetime.UTC)
+    )
 
 
 def _changed(current: Mapping[str, Any], fields: Mapping[str, Any]) -> bool:
