@@ -175,7 +175,9 @@ class Tracker:
         self._attempted[region] = set(jobs)
         unclaimed = self._unclaimed.get(region, {})
         new = [tracked for name, tracked in jobs.items() if name not in known]
-        # A job the last list saw changed later than that list began: listed again below.
+        # A new job the last list returned already (before its resource showed the ARN):
+        # that summary is its state then, and a later change is later than that list
+        # began, where the list below starts; no need to go back to its creation.
         catch_up = {tracked.job_name: unclaimed[tracked.job_name] for tracked in new
                     if tracked.job_name in unclaimed}  # fmt: skip
         since = self._since.get(region)
