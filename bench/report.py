@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -199,36 +200,20 @@ def plot(results: dict[str, Any], path: Path) -> None:
                                               for part in ("in_flight", "lifecycle"))]  # fmt: skip
     data = [results["sizes"][str(size)] for size in sizes]
     figure, (times, calls) = plt.subplots(1, 2, figsize=(12, 4.5))
-    times.plot(
-        sizes,
-        [d["in_flight"]["all_arns_seconds"] for d in data],
-        "o-",
-        label="all ARNs after N applied",
-    )
-    times.plot(
-        sizes,
-        [d["in_flight"]["restart_seconds"] for d in data],
-        "s-",
-        label="restart → all tracked",
-    )
-    times.plot(
-        sizes,
-        [d["lifecycle"]["status_lag_seconds"]["p99"] or 0 for d in data],
-        "^-",
-        label="status lag p99",
-    )
+    series: list[tuple[Any, str, str, Callable[[dict[str, Any]], float]]] = [
+        (times, "all ARNs after N applied", "o-", lambda d: d["in_flight"]["all_arns_seconds"]),
+        (times, "restart → all tracked", "s-", lambda d: d["in_flight"]["restart_seconds"]),
+        (times, "status lag p99", "^-",
+         lambda d: d["lifecycle"]["status_lag_seconds"]["p99"] or 0),
+        (calls, "ListTrainingJobs", "o-", lambda d: d["lifecycle"]["list_calls"]),
+        (calls, "DescribeTrainingJob", "s-", lambda d: d["lifecycle"]["describe_calls"]),
+        (calls, "a per-job 30 s poller", "--",
+         lambda d: d["lifecycle"]["per_job_30s_poller_calls"]),
+    ]  # fmt: skip
+    for axes, label, style, pick in series:
+        axes.plot(sizes, [pick(d) for d in data], style, label=label)
     times.set(xscale="log", xlabel="TrainingJobs", ylabel="seconds", title="Latency")
     times.legend()
-    calls.plot(sizes, [d["lifecycle"]["list_calls"] for d in data], "o-", label="ListTrainingJobs")
-    calls.plot(
-        sizes, [d["lifecycle"]["describe_calls"] for d in data], "s-", label="DescribeTrainingJob"
-    )
-    calls.plot(
-        sizes,
-        [d["lifecycle"]["per_job_30s_poller_calls"] for d in data],
-        "--",
-        label="a per-job 30 s poller",
-    )
     calls.set(
         xscale="log",
         yscale="log",
