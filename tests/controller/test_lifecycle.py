@@ -44,7 +44,15 @@ def events(cluster: KubeCluster, namespace: str, name: str) -> list[tuple[str, s
     listed = json.loads(cluster.kubectl(
         "get", "events", "-n", namespace, "-o", "json",
         f"--field-selector=involvedObject.name={name}").stdout)  # fmt: skip
-    ordered = sorted(listed["items"], key=lambda e: e.get("lastTimestamp") or e["eventTime"])
+    # Timestamps have whole seconds; the resource version (etcd's revision here) orders the
+    # events of one second as they were written.
+    ordered = sorted(
+        listed["items"],
+        key=lambda e: (
+            e.get("lastTimestamp") or e["eventTime"],
+            int(e["metadata"]["resourceVersion"]),
+        ),
+    )
     return [(event["type"], event["reason"]) for event in ordered]
 
 

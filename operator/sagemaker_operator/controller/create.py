@@ -1,8 +1,9 @@
 """Create: a new TrainingJob resource becomes exactly one SageMaker training job.
 
-Safe to run again after a crash at any point: a resource that has an ARN is never
-created again, and a ``ResourceInUse`` for a job tagged with this resource's UID is the
-job an earlier attempt created, adopted silently.
+The operator's finalizer goes on the resource before the create call, so no job outlives a
+resource deleted meanwhile. Safe to run again after a crash at any point: a resource that
+has an ARN is never created again, and a ``ResourceInUse`` for a job tagged with this
+resource's UID is the job an earlier attempt created, adopted silently.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sagemaker_operator.aws.errors import classify
 from sagemaker_operator.controller.checks import RefusedError, plan_job
+from sagemaker_operator.controller.finalizer import hold
 from sagemaker_operator.controller.requests import Owner, owned_by
 from sagemaker_operator.controller.runtime import ResourceRef, Runtime, status_fields
 from sagemaker_operator.status.conditions import (
@@ -42,6 +44,8 @@ async def create_job(
     spec: Mapping[str, Any],
     status: Mapping[str, Any],
     generation: int,
+    resource_version: str,
+    finalizers: Sequence[str],
     patch: kopf.Patch,
     retry: int = 0,
 ) -> None:
@@ -64,6 +68,9 @@ async def create_job(
         await stall(refused.reason, refused.message)
         return
     request, region, name = planned.request, planned.region, planned.name
+    backoff = retry_delay(retry, runtime.settings.retry_delay, runtime.settings.max_retry_delay)
+    if not await hold(runtime, ref, resource_version, finalizers, retry_delay=backoff):
+        return  # deleted before its job was created: no job for it, ever
 
     try:
         arn, described = await _create_or_adopt(runtime, region, name, request, owner)
@@ -87,12 +94,7 @@ async def create_job(
             )
         )
         await runtime.error_event(ref, failure.code, failure.message)
-        raise kopf.TemporaryError(
-            str(failure),
-            delay=retry_delay(
-                retry, runtime.settings.retry_delay, runtime.settings.max_retry_delay
-            ),
-        ) from error
+        raise kopf.TemporaryError(str(failure), delay=backoff) from error
 
     job = status_from_sagemaker(
         described or {"TrainingJobStatus": "InProgress", "SecondaryStatus": "Starting"}

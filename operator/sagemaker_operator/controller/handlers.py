@@ -11,7 +11,7 @@ import kopf
 
 from sagemaker_operator import metrics
 from sagemaker_operator.api import GROUP, PLURAL, VERSION
-from sagemaker_operator.controller import webhook
+from sagemaker_operator.controller import finalizer, webhook
 from sagemaker_operator.controller.create import create_job
 from sagemaker_operator.controller.delete import delete_job
 from sagemaker_operator.controller.runtime import ResourceRef, Runtime
@@ -22,9 +22,10 @@ RESOURCE = (GROUP, VERSION, PLURAL)
 
 @kopf.on.startup()
 async def start(*, settings: kopf.OperatorSettings, memo: Any, **kwargs: Any) -> None:
-    # The operator's own finalizer, and kopf's bookkeeping in status (not in annotations),
-    # so GitOps tools see no drift from the operator.
-    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    # The operator's own finalizer (the create handler adds it: controller/finalizer.py),
+    # and kopf's bookkeeping in status (not in annotations), so GitOps tools see no drift
+    # from the operator.
+    settings.persistence.finalizer = finalizer.FINALIZER
     settings.persistence.progress_storage = kopf.StatusProgressStorage(
         field="status.operator.progress", touch_field="status.operator.touch"
     )
@@ -102,10 +103,15 @@ async def create(
 ) -> None:  # fmt: skip
     ref = ResourceRef(namespace or "", name, uid)
     await create_job(memo.runtime, ref, spec=spec, status=status,
-                     generation=meta.get("generation", 1), patch=patch, retry=retry)  # fmt: skip
+                     generation=meta.get("generation", 1), resource_version=meta["resourceVersion"],
+                     finalizers=meta.get("finalizers", []), patch=patch, retry=retry)  # fmt: skip
 
 
-@kopf.on.delete(*RESOURCE)
+def _holds_finalizer(*, meta: kopf.Meta, **_: Any) -> bool:
+    return finalizer.holds(meta)
+
+
+@kopf.on.delete(*RESOURCE, when=_holds_finalizer)  # so kopf adds no finalizer of its own
 async def delete(
     *, namespace: str | None, name: str, uid: str, status: kopf.Status,
     annotations: kopf.Annotations, memo: Any, **_: Any,

@@ -79,6 +79,16 @@ class Runtime:
             GROUP, VERSION, ref.namespace, PLURAL, ref.name, {"status": status},
         )  # fmt: skip
 
+    async def json_patch(self, ref: ResourceRef, operations: list[dict[str, Any]]) -> None:
+        """JSON-patch the resource itself (its metadata: the finalizer). Raises ApiException:
+        404 when the resource is gone, 422 when one of the operations' tests failed."""
+        api = self.custom_objects()
+        await asyncio.to_thread(
+            _unread, api.patch_namespaced_custom_object,
+            GROUP, VERSION, ref.namespace, PLURAL, ref.name, operations,
+            _content_type="application/json-patch+json",
+        )  # fmt: skip
+
     async def delete_webhook_configuration(self, name: str) -> None:
         self.login()
         api = kubernetes.client.AdmissionregistrationV1Api()
@@ -162,11 +172,11 @@ class Runtime:
             await self.event(ref, reason, message, warning=True)
 
 
-def _unread(call: Callable[..., Any], *args: Any) -> None:
+def _unread(call: Callable[..., Any], *args: Any, **options: Any) -> None:
     """Make a write whose answer is not needed: the written object comes back whole
     (managedFields and all), and decoding it cost more than the write at a thousand a tick.
     A refusal still raises ApiException."""
-    response = call(*args, _preload_content=False)
+    response = call(*args, _preload_content=False, **options)
     response.read()
     response.release_conn()
 
