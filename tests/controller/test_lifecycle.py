@@ -302,3 +302,12 @@ def test_a_job_of_the_same_name_made_for_another_resource_is_a_name_conflict(
     # retried once later (kopf's retry comes ≥ 7.5 s after the faults were lifted).
     assert control.calls("CreateTrainingJob") == 3
     assert ("Warning", "NameConflict") in events(kube_cluster, namespace, "minimal")
+
+    # Its finalizer went on before the create call; deleting the resource lets it go at
+    # once, with no call for the other resource's job.
+    assert found["metadata"]["finalizers"] == ["sagemaker-operator.dev/finalizer"]
+    kube_cluster.kubectl("delete", "trainingjob", "minimal", "-n", namespace, "--wait=false")
+    wait_until(operator_process.guard(lambda: kube_cluster.kubectl(
+                   "get", "trainingjob", "minimal", "-n", namespace, check=False).returncode != 0),
+               timeout=30, description="the resource gone")  # fmt: skip
+    assert control.calls("StopTrainingJob") == 0
