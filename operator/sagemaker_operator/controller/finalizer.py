@@ -2,10 +2,11 @@
 delete handler lets the resource go.
 
 The create handler adds it, in the same round as the create call, rather than kopf in a
-round of its own before: with two thousand resources applied at once, kopf's finalizer
-rounds of all of them ran before any create. kopf still removes it after the delete
-handler (it is kopf's finalizer too, in the settings), and the delete handler applies
-exactly to the resources that hold it: kopf neither adds it nor takes it off otherwise.
+round of its own before (one more watch event and handling cycle per new resource: with
+2000 resources applied at once, 300-330 MB resident against 220-250 MB). kopf still
+removes it after the delete handler (it is kopf's finalizer too, in the settings), and
+the delete handler applies exactly to the resources that hold it: kopf neither adds it
+nor takes it off otherwise.
 
 ``adding`` makes the JSON-patch operations; ``hold`` sends them and says what a refusal
 means to the handler.
