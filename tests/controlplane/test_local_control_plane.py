@@ -90,21 +90,25 @@ def test_a_custom_resource_is_created_watched_patched_and_deleted(
 ) -> None:
     api = client.CustomObjectsApi(kube_cluster.api_client())
     events: list[tuple[str, Any]] = []
-    started = threading.Event()
+    # The watch starts from the list's version: every change after it is delivered, however
+    # late the watch request reaches the server (from no version, a watch that started
+    # after the patch would show the object once, as ADDED with its status).
+    listed = cast("dict[str, Any]", api.list_namespaced_custom_object(GROUP, "v1", namespace,
+                                                                      "widgets"))  # fmt: skip
+    since = listed["metadata"]["resourceVersion"]
 
     def follow() -> None:
         stream = watch.Watch()
-        started.set()
         for event in stream.stream(
-            api.list_namespaced_custom_object, GROUP, "v1", namespace, "widgets", timeout_seconds=30
-        ):
+            api.list_namespaced_custom_object, GROUP, "v1", namespace, "widgets",
+            resource_version=since, timeout_seconds=30,
+        ):  # fmt: skip
             events.append((event["type"], event["object"]))
             if event["type"] == "DELETED":
                 stream.stop()
 
     watcher = threading.Thread(target=follow, daemon=True)
     watcher.start()
-    started.wait(5)
     body = {
         "apiVersion": f"{GROUP}/v1",
         "kind": "Widget",
