@@ -19,7 +19,7 @@ OUTAGE = 30  # seconds
 # After the outage botocore's retry quota is spent (each call is one attempt), and under
 # throttling that no pace avoids, its adaptive limiter sends about 0.5 creates a second:
 # 20 jobs at 50 % throttling need about 40 attempts, 80 s, and a job that draws a run of
-# throttles waits kopf's backoff (up to 8 s) between attempts. Measured: 64-99 s; two
+# throttles waits kopf's backoff (up to 8 s) between attempts. Measured: 64-113 s; two
 # clean-clone runs went past 120 s (one with a job throttled 11 times in a row).
 DEADLINE = 180
 
