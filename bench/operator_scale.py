@@ -291,9 +291,8 @@ class Bench:
             self.operator(emulator, namespace),
         ):
             observer = Observer(self.api, namespace).start()
-            # The first apply after start also waits for kopf's watch to be established
-            # (the apiserver answers 429 "storage is (re)initializing" for a CRD applied
-            # seconds before): reported on its own, not as a sample.
+            # The first apply after start also waits for kopf's watch to be established:
+            # reported on its own, not as a sample.
             first = self._apply_one(observer, namespace, "single-first")
             latencies = []
             for index in range(samples):

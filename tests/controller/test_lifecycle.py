@@ -56,6 +56,10 @@ def events(cluster: KubeCluster, namespace: str, name: str) -> list[tuple[str, s
     return [(event["type"], event["reason"]) for event in ordered]
 
 
+def gone(cluster: KubeCluster, namespace: str, name: str) -> bool:
+    return cluster.kubectl("get", "trainingjob", name, "-n", namespace, check=False).returncode != 0
+
+
 def test_the_seed_example_runs_to_completion_with_one_create_and_one_describe(
     kube_cluster: KubeCluster, namespace: str, emulator: Emulator,
     operator_process: OperatorProcess,
@@ -156,15 +160,9 @@ def test_deleting_a_running_job_stops_it_before_the_resource_goes(
     wait_until(lambda: sagemaker.describe_training_job(TrainingJobName="minimal")[
         "TrainingJobStatus"] in {"Stopping", "Stopped"}, timeout=30,
         description=f"the job stopping\n{operator_process.output()}")  # fmt: skip
-    still = kube_cluster.kubectl("get", "trainingjob", "minimal", "-n", namespace, check=False)
-    assert still.returncode == 0  # still there: the finalizer waits for Stopped
-
-    def gone() -> bool:
-        listed = kube_cluster.kubectl("get", "trainingjob", "minimal", "-n", namespace,
-                                      check=False)  # fmt: skip
-        return listed.returncode != 0
-
-    wait_until(gone, timeout=60, description=f"the resource gone\n{operator_process.output()}")
+    assert not gone(kube_cluster, namespace, "minimal")  # the finalizer waits for Stopped
+    wait_until(lambda: gone(kube_cluster, namespace, "minimal"), timeout=60,
+               description=f"the resource gone\n{operator_process.output()}")  # fmt: skip
     assert sagemaker.describe_training_job(TrainingJobName="minimal")["TrainingJobStatus"] == (
         "Stopped"
     )
@@ -238,10 +236,6 @@ def test_a_job_past_its_max_runtime_is_stopped_and_stalled(
     assert conditions(found)["Ready"][0] == "False"
 
 
-def gone(cluster: KubeCluster, namespace: str, name: str) -> bool:
-    return cluster.kubectl("get", "trainingjob", name, "-n", namespace, check=False).returncode != 0
-
-
 @pytest.mark.parametrize("annotated", ["resource", "namespace"])
 def test_a_retained_job_runs_on_after_its_resource_is_deleted(
     kube_cluster: KubeCluster, namespace: str, emulator: Emulator,
@@ -307,7 +301,6 @@ def test_a_job_of_the_same_name_made_for_another_resource_is_a_name_conflict(
     # once, with no call for the other resource's job.
     assert found["metadata"]["finalizers"] == ["sagemaker-operator.dev/finalizer"]
     kube_cluster.kubectl("delete", "trainingjob", "minimal", "-n", namespace, "--wait=false")
-    wait_until(operator_process.guard(lambda: kube_cluster.kubectl(
-                   "get", "trainingjob", "minimal", "-n", namespace, check=False).returncode != 0),
+    wait_until(operator_process.guard(lambda: gone(kube_cluster, namespace, "minimal")),
                timeout=30, description="the resource gone")  # fmt: skip
     assert control.calls("StopTrainingJob") == 0
