@@ -1,47 +1,30 @@
-"""The ``sagemaker-operator`` command line."""
+"""The ``sagemaker-operator`` command line: ``run`` and ``crd`` everywhere, and where the test
+platform is installed (not in the image) the development commands of
+``sagemaker_operator.testing.commands``."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
-import os
-import signal
-import subprocess
 import sys
-import threading
-import time
 import typing
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from pydantic import ValidationError
 
-from sagemaker_operator import __version__, codegen
+from sagemaker_operator import __version__
 from sagemaker_operator.controller import operator
-from sagemaker_operator.demo import DemoError, run_demo
 from sagemaker_operator.settings import OperatorSettings
-from sagemaker_operator.testing.binaries import BinariesError, ensure_binaries, ensure_helm
-from sagemaker_operator.testing.controlplane import ControlPlaneError, LocalControlPlane
-from sagemaker_operator.testing.emulator import (
-    DEFAULT_ACCOUNT_ID,
-    DEFAULT_REGION,
-    PHASE_NAMES,
-    PROFILES,
-    Emulator,
-)
-from sagemaker_operator.testing.processes import (
-    PortInUseError,
-    log_tail,
-    pid_alive,
-    wait_for_exit,
-)
 
-_READY_FILE = "ready"
-_PID_FILE = "pid"
-_LOG_FILE = "cluster.log"
+development: ModuleType | None
+try:
+    from sagemaker_operator.testing import commands as development
+except ModuleNotFoundError:  # the image strips the test platform, and these commands with it
+    development = None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -62,32 +45,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-
-    cluster = commands.add_parser(
-        "cluster", help="a local Kubernetes control plane (etcd + kube-apiserver) on loopback"
-    )
-    cluster_commands = cluster.add_subparsers(title="cluster commands", metavar="ACTION")
-    build = cluster_commands.add_parser(
-        "build", help="build (or find in the cache) etcd, kube-apiserver and kubectl"
-    )
-    build.set_defaults(run=_cluster_build)
-    for name, run, help_text in (
-        ("start", _cluster_start, "start in the background; writes STATE_DIR/kubeconfig"),
-        ("run", _cluster_run, "run in the foreground until interrupted"),
-        ("stop", _cluster_stop, "stop a control plane started with 'cluster start'"),
-    ):
-        action = cluster_commands.add_parser(name, help=help_text)
-        action.add_argument(
-            "--state-dir",
-            type=Path,
-            required=True,
-            help="folder for the kubeconfig, certificates, logs and etcd data",
-        )
-        if name != "stop":
-            action.add_argument("--apiserver-port", type=int, help="default: a free port")
-            action.add_argument("--etcd-port", type=int, help="default: a free port")
-        action.set_defaults(run=run)
-
     operate = commands.add_parser(
         "run", help="run the operator (settings also from SAGEMAKER_OPERATOR_* variables)"
     )
@@ -97,133 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     crd = commands.add_parser("crd", help="print the TrainingJob CRD (kubectl apply -f -)")
     crd.set_defaults(run=_print_crd)
 
-    generate = commands.add_parser(
-        "generate", help="regenerate the CRD and the pydantic models from botocore's model"
-    )
-    generate.add_argument(
-        "--root",
-        type=Path,
-        default=Path(),
-        help="the repository root (default: the current folder)",
-    )
-    generate.add_argument(
-        "--check", action="store_true", help="write nothing; fail if the committed files are stale"
-    )
-    generate.set_defaults(run=_generate)
-
-    demo = commands.add_parser(
-        "demo", help="run the examples end to end on a local control plane and the emulator"
-    )
-    demo.add_argument(
-        "--examples",
-        type=Path,
-        default=Path("examples"),
-        help="folder of TrainingJob manifests (default: examples)",
-    )
-    demo.set_defaults(run=_demo)
-
-    emulator = commands.add_parser(
-        "emulator", help="serve the SageMaker emulator (boto3 endpoint_url) in the foreground"
-    )
-    _emulator_arguments(emulator)
-    emulator.set_defaults(run=_emulator)
+    if development is not None:  # not in the operator's image
+        development.add_commands(commands)
     return parser
-
-
-def _emulator_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
-    parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
-    parser.add_argument(
-        "--profile",
-        choices=sorted(PROFILES),
-        default="fast",
-        help="phase lengths: fast (seconds, for tests) or realistic (minutes)",
-    )
-    parser.add_argument(
-        "--phase",
-        action="append",
-        default=[],
-        metavar="NAME=SECONDS",
-        help=f"override one phase's length; phases: {', '.join(PHASE_NAMES)}",
-    )
-    parser.add_argument("--account-id", default=DEFAULT_ACCOUNT_ID)
-    parser.add_argument(
-        "--region", default=DEFAULT_REGION, help="region for requests whose signature names none"
-    )
-    parser.add_argument(
-        "--throttle-rate",
-        type=float,
-        default=0.0,
-        help="probability of a ThrottlingException per call",
-    )
-    parser.add_argument(
-        "--throttle-operations",
-        default="",
-        help="comma-separated operations to throttle (default: all)",
-    )
-    parser.add_argument(
-        "--error-rate",
-        type=float,
-        default=0.0,
-        help="probability of an HTTP 500 InternalFailure per call",
-    )
-    parser.add_argument(
-        "--latency", type=float, default=0.0, help="seconds added to every SageMaker answer"
-    )
-    parser.add_argument(
-        "--refuse-connections-for",
-        type=float,
-        default=0.0,
-        help="refuse connections for this many seconds after start",
-    )
-    parser.add_argument("--seed", type=int, help="seed for the fault dice (reproducible runs)")
-
-
-def _parse_phases(items: list[str]) -> dict[str, float]:
-    phases: dict[str, float] = {}
-    for item in items:
-        name, separator, seconds = item.partition("=")
-        try:
-            phases[name] = float(seconds)
-        except ValueError:
-            separator = ""
-        if not separator:
-            raise SystemExit(f"--phase expects NAME=SECONDS, got {item!r}")
-    return phases
-
-
-def _emulator(arguments: argparse.Namespace) -> int:
-    faults: dict[str, Any] = {
-        "throttle_rate": arguments.throttle_rate,
-        "error_rate": arguments.error_rate,
-        "latency": arguments.latency,
-        "throttle_operations": [op for op in arguments.throttle_operations.split(",") if op],
-    }
-    try:
-        emulator = Emulator(
-            arguments.host,
-            arguments.port,
-            profile=arguments.profile,
-            phases=_parse_phases(arguments.phase),
-            account_id=arguments.account_id,
-            default_region=arguments.region,
-            faults=faults,
-            seed=arguments.seed,
-        )
-        emulator.start()
-    except (ValueError, OSError) as error:
-        print(f"sagemaker-operator emulator: {error}", file=sys.stderr)
-        return 1
-    print(
-        f"SageMaker emulator listening on {emulator.endpoint_url} "
-        f"(profile {arguments.profile}); controls under {emulator.endpoint_url}/_emulator/",
-        flush=True,
-    )
-    if arguments.refuse_connections_for > 0:
-        emulator.refuse_connections(arguments.refuse_connections_for)
-    _wait_for_termination()
-    emulator.stop()
-    return 0
 
 
 def _settings_flags(parser: argparse.ArgumentParser) -> None:
@@ -263,156 +96,3 @@ def _run_operator(arguments: argparse.Namespace) -> int:
 def _print_crd(arguments: argparse.Namespace) -> int:
     sys.stdout.write(resources.files("sagemaker_operator.api").joinpath("crd.yaml").read_text())
     return 0
-
-
-def _generate(arguments: argparse.Namespace) -> int:
-    root: Path = arguments.root
-    if arguments.check:
-        stale = codegen.stale_files(root)
-        for path in stale:
-            print(f"{path} differs from a fresh generation: run `make generate`", file=sys.stderr)
-        return 1 if stale else 0
-    generated = codegen.write(root)
-    for path in generated.files:
-        print(f"wrote {path}")
-    stats = generated.stats
-    print(
-        f"{sum(stats.constraints.values())} schema constraints, {stats.cel_rules} CEL rules, "
-        f"{len(stats.operator_checks)} checks left to the operator"
-    )
-    return 0
-
-
-def _demo(arguments: argparse.Namespace) -> int:
-    try:
-        run_demo(lambda line: print(line, flush=True), arguments.examples)
-    except (BinariesError, ControlPlaneError, PortInUseError, DemoError) as error:
-        print(f"sagemaker-operator demo: {error}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def _cluster_build(arguments: argparse.Namespace) -> int:
-    started = time.monotonic()
-    try:
-        binaries = ensure_binaries()
-        helm = ensure_helm()
-    except BinariesError as error:
-        print(f"sagemaker-operator cluster build: {error}", file=sys.stderr)
-        return 1
-    print(f"{binaries.source} ({time.monotonic() - started:.0f} s):")
-    for path in (binaries.etcd, binaries.kube_apiserver, binaries.kubectl, helm):
-        print(f"  {path}")
-    return 0
-
-
-def _cluster_start(arguments: argparse.Namespace) -> int:
-    state: Path = arguments.state_dir.resolve()
-    pid = _read_pid(state)
-    if pid is not None:
-        print(
-            f"a control plane already runs from {state} (pid {pid}); "
-            f"stop it with: sagemaker-operator cluster stop --state-dir {state}",
-            file=sys.stderr,
-        )
-        return 1
-    if _cluster_build(arguments) != 0:  # build in the foreground, where the user sees it
-        return 1
-    state.mkdir(parents=True, exist_ok=True)
-    (state / _READY_FILE).unlink(missing_ok=True)
-    log = state / _LOG_FILE
-    command = [sys.executable, "-m", "sagemaker_operator", "cluster", "run", f"--state-dir={state}"]
-    for flag in ("apiserver_port", "etcd_port"):
-        value = getattr(arguments, flag)
-        if value is not None:
-            command.append(f"--{flag.replace('_', '-')}={value}")
-    with log.open("ab") as output:
-        supervisor = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # outlives this command, like a daemon
-        )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if (state / _READY_FILE).exists():
-            kubeconfig = state / "kubeconfig"
-            print(
-                f"control plane running (pid {supervisor.pid}); use it with:\n"
-                f"  export KUBECONFIG={kubeconfig}\n"
-                f"  {ensure_binaries().kubectl} get namespaces\n"
-                f"stop it with:\n"
-                f"  sagemaker-operator cluster stop --state-dir {state}"
-            )
-            return 0
-        if supervisor.poll() is not None:
-            print(
-                f"the control plane failed to start; last lines of {log}:\n{log_tail(log)}",
-                file=sys.stderr,
-            )
-            return 1
-        time.sleep(0.2)
-    print(f"the control plane did not become ready in 120 s; see {log}", file=sys.stderr)
-    return 1
-
-
-def _cluster_run(arguments: argparse.Namespace) -> int:
-    state: Path = arguments.state_dir.resolve()
-    state.mkdir(parents=True, exist_ok=True)
-    control_plane = LocalControlPlane(
-        state_dir=state, etcd_port=arguments.etcd_port, apiserver_port=arguments.apiserver_port
-    )
-    # Handle SIGTERM from 'cluster stop' like Ctrl-C, so the children are stopped in order.
-    signal.signal(signal.SIGTERM, lambda *_: _interrupt())
-    try:
-        (state / _PID_FILE).write_text(str(os.getpid()))
-        control_plane.start()
-        (state / _READY_FILE).write_text(control_plane.server)
-        print(
-            f"control plane ready at {control_plane.server}; kubeconfig: {state / 'kubeconfig'}",
-            flush=True,
-        )
-        _wait_for_termination()
-    except (BinariesError, ControlPlaneError, PortInUseError) as error:
-        print(f"sagemaker-operator cluster: {error}", file=sys.stderr, flush=True)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        control_plane.stop()
-        (state / _READY_FILE).unlink(missing_ok=True)
-        (state / _PID_FILE).unlink(missing_ok=True)
-    return 0
-
-
-def _cluster_stop(arguments: argparse.Namespace) -> int:
-    state: Path = arguments.state_dir.resolve()
-    pid = _read_pid(state)
-    if pid is None:
-        print(f"no control plane runs from {state}")
-        return 0
-    os.kill(pid, signal.SIGTERM)
-    if not wait_for_exit(pid, timeout=30):
-        os.killpg(pid, signal.SIGKILL)
-        print(f"control plane (pid {pid}) did not stop in 30 s; killed it", file=sys.stderr)
-        return 1
-    print(f"control plane (pid {pid}) stopped")
-    return 0
-
-
-def _read_pid(state: Path) -> int | None:
-    try:
-        pid = int((state / _PID_FILE).read_text().strip())
-    except (FileNotFoundError, ValueError):
-        return None
-    return pid if pid_alive(pid) else None
-
-
-def _interrupt() -> None:
-    raise KeyboardInterrupt
-
-
-def _wait_for_termination() -> None:
-    with contextlib.suppress(KeyboardInterrupt):
-        threading.Event().wait()

@@ -99,10 +99,7 @@ KSTATUS_SOURCE = Path(__file__).resolve().parent / "kstatus"
 def ensure_kstatus() -> Path:
     """The kstatus helper (Flux's health library on the command line), built once per
     version of its source (go.mod, go.sum and main.go are committed beside this file)."""
-    digest = hashlib.sha256()
-    for name in ("go.mod", "go.sum", "main.go"):
-        digest.update((KSTATUS_SOURCE / name).read_bytes())
-    binary = cache_root() / "kstatus" / digest.hexdigest()[:16] / "kstatus"
+    binary = _source_binary(KSTATUS_SOURCE, "kstatus")
     if not _is_executable(binary):
         logger.info("building the kstatus helper into %s", binary.parent)
         build_go_source(find_go(), KSTATUS_SOURCE, binary)
@@ -200,13 +197,14 @@ def find_go() -> str:
     return go
 
 
-def build_kubernetes(go: str, version: str, destination: Path) -> None:
-    """Build kube-apiserver and kubectl of ``k8s.io/kubernetes@version`` into destination."""
+def build_kubernetes(
+    go: str, version: str, destination: Path,
+    commands: tuple[str, ...] = ("kube-apiserver", "kubectl"),
+) -> None:  # fmt: skip
+    """Build ``commands`` of ``k8s.io/kubernetes@version`` into destination."""
     minor_patch = version.removeprefix("v1.")
     with _build_lock(destination), tempfile.TemporaryDirectory(prefix="k8s-build-") as tmp:
-        if _is_executable(destination / "kube-apiserver") and _is_executable(
-            destination / "kubectl"
-        ):
+        if all(_is_executable(destination / command) for command in commands):
             return  # another process built it while we waited for the lock
         work = Path(tmp)
         env = _go_env(work)
@@ -230,9 +228,61 @@ def build_kubernetes(go: str, version: str, destination: Path) -> None:
             f"-s -w {stamp}gitVersion={version} {stamp}gitMajor={major} "
             f"{stamp}gitMinor={minor} {stamp}gitTreeState=clean"
         )
-        for command in ("kube-apiserver", "kubectl"):
+        missing = [command for command in commands if not _is_executable(destination / command)]
+        for command in missing:
             _go_build(go, work, ldflags, staged / command, f"k8s.io/kubernetes/cmd/{command}")
-        _install(staged, destination, ("kube-apiserver", "kubectl"))
+        _install(staged, destination, tuple(missing))
+
+
+@dataclass(frozen=True)
+class NodeBinaries:
+    """What a node adds to the control plane (``cluster start --node``), Go-built and cached
+    beside kube-apiserver; containerd, runc and the CNI plugins come from the system."""
+
+    kube_controller_manager: Path
+    kube_scheduler: Path
+    kubelet: Path
+    kube_proxy: Path
+    crictl: Path
+    pause: Path  # the pod sandbox's program: sleeps until SIGTERM or SIGINT
+
+
+NODE_COMMANDS = ("kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy")
+# crictl talks CRI to containerd: `cluster stop` removes every pod sandbox through it, so
+# containerd itself unmounts and tears down what it made (network namespaces, shm).
+CRI_TOOLS_VERSION = "v1.37.0"
+PAUSE_SOURCE = Path(__file__).resolve().parent / "pause"
+
+
+def ensure_node_binaries(kubernetes_version: str = KUBERNETES_VERSION) -> NodeBinaries:
+    """The node's binaries, building whatever is missing (about 5 minutes with the
+    apiserver's Go build cache warm; once per version)."""
+    k8s = kubernetes_dir(kubernetes_version)
+    crictl = cache_root() / "cri-tools" / CRI_TOOLS_VERSION / "crictl"
+    found = NodeBinaries(*(k8s / command for command in NODE_COMMANDS), crictl=crictl,
+                         pause=_source_binary(PAUSE_SOURCE, "pause"))  # fmt: skip
+    go: str | None = None
+    if not all(_is_executable(k8s / command) for command in NODE_COMMANDS):
+        go = find_go()
+        logger.info("building %s %s from source into %s (about 5 minutes; once per version)",
+                    ", ".join(NODE_COMMANDS), kubernetes_version, k8s)  # fmt: skip
+        build_kubernetes(go, kubernetes_version, k8s, NODE_COMMANDS)
+    if not _is_executable(crictl):
+        go = go or find_go()
+        build_go_command(go, "sigs.k8s.io/cri-tools", CRI_TOOLS_VERSION, "cmd/crictl", crictl)
+    if not _is_executable(found.pause):
+        build_go_source(go or find_go(), PAUSE_SOURCE, found.pause)
+    return found
+
+
+def _source_binary(source: Path, name: str) -> Path:
+    """Where the binary of a Go module committed in this package is cached: one folder per
+    digest of its go.mod, go.sum (if any) and main.go."""
+    digest = hashlib.sha256()
+    for file in ("go.mod", "go.sum", "main.go"):
+        if (source / file).exists():
+            digest.update((source / file).read_bytes())
+    return cache_root() / name / digest.hexdigest()[:16] / name
 
 
 def build_etcd(go: str, version: str, destination: Path) -> None:

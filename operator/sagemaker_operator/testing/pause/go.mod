@@ -1,0 +1,3 @@
+module sagemaker-operator.local/pause
+
+go 1.25
