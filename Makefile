@@ -6,7 +6,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: venv binaries generate lint format test demo bench bench-emulator clean
+.PHONY: venv binaries node-deps node-binaries image generate lint format test test-node demo \
+	demo-node bench bench-emulator clean
+
+# What the image and the local node need from Debian (installed as root when missing):
+# podman builds and runs images; containerd, runc and the CNI plugins run pods; mmdebstrap
+# makes the Python base image when no registry can be reached; kube-proxy programs iptables.
+NODE_PACKAGES := podman containerd runc containernetworking-plugins mmdebstrap iptables conntrack
 
 venv: $(INSTALLED)
 
@@ -20,6 +26,25 @@ $(INSTALLED): pyproject.toml
 # on 2 cores), then reuses them from ~/.cache/sagemaker-operator.
 binaries: venv
 	$(BIN)/sagemaker-operator cluster build
+
+node-deps:
+	@missing=$$(for package in $(NODE_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$package 2>/dev/null | grep -q "install ok installed" \
+			|| echo $$package; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+# kubelet, kube-proxy, kube-scheduler, kube-controller-manager (same version and cache as
+# kube-apiserver; about 7 minutes once), crictl and the pause program.
+node-binaries: binaries
+	$(BIN)/sagemaker-operator cluster build --node
+
+# The operator's image, localhost/sagemaker-operator:dev, built with podman on a Python
+# base made from Debian packages (once, about 1.5 minutes); prints its size.
+image: venv node-deps
+	$(BIN)/sagemaker-operator image
 
 # The CRD and the pydantic models come from botocore's SageMaker model (pinned in pyproject).
 generate: venv
@@ -37,10 +62,19 @@ format: venv
 
 # pytest exits 5 when it collected no test: make treats that as the failure it is.
 test: lint binaries
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not node"
+
+# The operator as users run it: the image built, a node started, the chart installed with
+# Helm, pods deleted, the apiserver stopped, connections frozen (root; about 10 minutes).
+test-node: venv node-deps node-binaries
+	$(BIN)/pytest -m node
 
 demo: venv binaries
 	$(BIN)/sagemaker-operator demo
+
+# The same examples with the operator as a Helm-installed pod on a local node.
+demo-node: venv node-deps node-binaries
+	$(BIN)/sagemaker-operator demo --node
 
 # The operator at 1, 100, 1000 and 2000 TrainingJobs (about 25 minutes): writes
 # bench/results/<date>.{json,md,png}. BENCH_ARGS passes options (--sizes 1 100, --window 600).

@@ -11,7 +11,7 @@ import datetime
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -55,6 +55,23 @@ RECONCILE_ERRORS = Counter(
     "sagemaker_operator_reconcile_errors",
     "Errors met while reconciling a TrainingJob (every occurrence, retried or not), by reason",
     ["reason"],
+    registry=REGISTRY,
+)
+
+
+EVENT_RETRIES = Counter(
+    "sagemaker_operator_event_retries",
+    "Kubernetes Events tried again because the apiserver could not take them then",
+    registry=REGISTRY,
+)
+EVENTS_LOST = Counter(
+    "sagemaker_operator_events_lost",
+    "Kubernetes Events given up (refused, or not taken within ten minutes of retries)",
+    registry=REGISTRY,
+)
+TRACKER_LAST_TICK = Gauge(
+    "sagemaker_operator_tracker_last_tick_timestamp_seconds",
+    "When the tracker last finished a tick (Unix time); liveness fails when it is stale",
     registry=REGISTRY,
 )
 

@@ -25,7 +25,7 @@ class OperatorSettings(BaseSettings):
         default=None, description="SageMaker endpoint (default: boto3's)"
     )
     namespaces: list[str] = Field(
-        default_factory=list, description="namespaces to watch (default: all)"
+        default_factory=list, description="namespaces to watch, by exact name (default: all)"
     )
     poll_interval: float = Field(
         default=10.0, gt=0, description="seconds between ListTrainingJobs calls per region"
@@ -70,6 +70,11 @@ class OperatorSettings(BaseSettings):
     webhook_cert_dir: Path | None = Field(
         default=None, description="the webhook's tls.crt and tls.key (default: a self-signed "
         "certificate, and the operator registers the webhook itself)",
+    )  # fmt: skip
+    kubernetes_timeout: float = Field(
+        default=15.0, gt=0,
+        description="seconds any one Kubernetes API request may take (kopf's own too); a "
+        "connection gone silent fails it then, instead of stalling the operator",
     )  # fmt: skip
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="the operator's log level"

@@ -21,6 +21,7 @@ class Helm:
     binary: Path
     home: Path
     kubeconfig: Path | None = None
+    timeout: float = 120
 
     def __call__(self, *arguments: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         environment = {
@@ -32,7 +33,7 @@ class Helm:
         if self.kubeconfig is not None:
             environment["KUBECONFIG"] = str(self.kubeconfig)
         result = subprocess.run(
-            [str(self.binary), *arguments], capture_output=True, text=True, timeout=120,
+            [str(self.binary), *arguments], capture_output=True, text=True, timeout=self.timeout,
             env=environment, check=False,
         )  # fmt: skip
         if check and result.returncode != 0:

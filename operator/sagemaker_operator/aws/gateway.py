@@ -63,6 +63,11 @@ class RateLimits:
     list_period: float = 1.0
 
 
+# Seconds: SageMaker's control-plane calls answer in well under a second.
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 20.0
+
+
 class SageMakerGateway:
     def __init__(
         self,
@@ -74,14 +79,18 @@ class SageMakerGateway:
     ) -> None:
         self.endpoint_url = endpoint_url
         self.limits = limits or RateLimits()
+        # Every attempt has a deadline: a connection that goes silent fails after
+        # READ_TIMEOUT, and botocore retries it on a new one (botocore's default is 60 s).
+        deadlines = Config(connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT)
         self._configs = {
             # Creates and stops: worth waiting for through botocore's backoff.
-            "act": Config(retries={"mode": "adaptive", "total_max_attempts": max_attempts},
-                          max_pool_connections=workers),
+            "act": deadlines.merge(Config(
+                retries={"mode": "adaptive", "total_max_attempts": max_attempts},
+                max_pool_connections=workers)),
             # Tracking reads: the next tick is the retry; a throttled list must not hold
             # a tick for botocore's backoff (up to 20 s an attempt).
-            "poll": Config(retries={"mode": "standard", "total_max_attempts": 2},
-                           max_pool_connections=workers),
+            "poll": deadlines.merge(Config(retries={"mode": "standard", "total_max_attempts": 2},
+                                           max_pool_connections=workers)),
         }  # fmt: skip
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sagemaker")
         self._clients: dict[tuple[str, str], SageMakerClient] = {}

@@ -46,7 +46,31 @@ async def start(*, settings: kopf.OperatorSettings, memo: Any, **kwargs: Any) ->
     metrics.REGISTRY.register(
         metrics.JobsByStatus(lambda: {status: len(by_status[status]) for status in by_status})
     )
-    memo.tracker = asyncio.create_task(Tracker(runtime).run(kwargs["inflight"]), name="tracker")
+    # kopf's own requests get the same deadline as ours; its watches have their own
+    # inactivity timeout (70 s since kopf 1.45) for a stream gone silent.
+    settings.networking.request_timeout = runtime.settings.kubernetes_timeout
+    settings.networking.connect_timeout = runtime.settings.kubernetes_timeout
+    if runtime.settings.namespaces:
+        # Exact namespace names: kopf then watches just those, and needs no cluster-wide
+        # list/watch on namespaces, which the chart's Roles do not grant (without this,
+        # kopf retried that list for about a minute before serving anything).
+        settings.scanning.disabled = True
+    memo.tracking = Tracker(runtime)
+    memo.tracker = asyncio.create_task(memo.tracking.run(kwargs["inflight"]), name="tracker")
+
+
+@kopf.on.probe(id="tracker")
+def tracker_alive(*, memo: Any, **_: Any) -> str:
+    """Liveness: the tracker finishes its ticks (kopf's /healthz answers 500 otherwise)."""
+    tracker: asyncio.Task[None] | None = getattr(memo, "tracker", None)
+    if tracker is None:
+        return "starting"
+    if tracker.done():
+        raise kopf.PermanentError("the tracker has ended")
+    stalled: str | None = memo.tracking.stalled()
+    if stalled is not None:
+        raise kopf.PermanentError(stalled)
+    return "ticking"
 
 
 @kopf.on.cleanup()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 
 import boto3
@@ -67,6 +68,11 @@ def run(settings: OperatorSettings) -> None:
         namespaces=settings.namespaces,
         memo=kopf.Memo(runtime=runtime),
     ))  # fmt: skip
+    # Stopped (SIGTERM, Ctrl-C) and cleaned up. An AWS call a worker thread may still wait
+    # on (each attempt has a deadline, but botocore retries) has no reader left, and
+    # interpreter exit would join that thread, past the pod's grace period: exit now.
+    logging.shutdown()
+    os._exit(0)
 
 
 def load_policy(settings: OperatorSettings, region: str) -> Policy:

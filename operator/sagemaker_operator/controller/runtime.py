@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import kubernetes
+import urllib3
 
 from sagemaker_operator import metrics
 from sagemaker_operator.api import GROUP, KIND, PLURAL, VERSION
@@ -21,6 +23,9 @@ from sagemaker_operator.settings import OperatorSettings
 from sagemaker_operator.status.conditions import Verdict, conditions
 
 logger = logging.getLogger(__name__)
+
+# How long an event that could not be posted (apiserver down, restarting) is tried again.
+EVENT_RETRY_FOR = 600.0
 
 
 @dataclass(frozen=True)
@@ -71,12 +76,20 @@ class Runtime:
             self._custom_objects = kubernetes.client.CustomObjectsApi(client)
             self._core = kubernetes.client.CoreV1Api(client)
 
+    @property
+    def deadline(self) -> float:
+        """The ``_request_timeout`` of every Kubernetes call: urllib3 applies it to the
+        connect and to every read, so a connection gone silent fails the call, and the
+        thread that made it is free again, within it."""
+        return self.settings.kubernetes_timeout
+
     async def patch_status(self, ref: ResourceRef, status: dict[str, Any]) -> None:
         """Merge-patch the status subresource (outside kopf's handlers: the tracker)."""
         api = self.custom_objects()
         await asyncio.to_thread(
             _unread, api.patch_namespaced_custom_object_status,
             GROUP, VERSION, ref.namespace, PLURAL, ref.name, {"status": status},
+            _request_timeout=self.deadline,
         )  # fmt: skip
 
     async def json_patch(self, ref: ResourceRef, operations: list[dict[str, Any]]) -> None:
@@ -86,16 +99,17 @@ class Runtime:
         await asyncio.to_thread(
             _unread, api.patch_namespaced_custom_object,
             GROUP, VERSION, ref.namespace, PLURAL, ref.name, operations,
-            _content_type="application/json-patch+json",
+            _content_type="application/json-patch+json", _request_timeout=self.deadline,
         )  # fmt: skip
 
     async def delete_webhook_configuration(self, name: str) -> None:
         self.login()
         api = kubernetes.client.AdmissionregistrationV1Api()
         try:
-            await asyncio.to_thread(api.delete_validating_webhook_configuration, name)
-        except kubernetes.client.ApiException as error:
-            logger.warning("could not delete the webhook configuration %s: %s", name, error.reason)
+            await asyncio.to_thread(api.delete_validating_webhook_configuration, name,
+                                    _request_timeout=self.deadline)  # fmt: skip
+        except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError) as error:
+            logger.warning("could not delete the webhook configuration %s: %s", name, error)
 
     async def standing_by(self) -> bool:
         """Whether a live peer of higher priority does the work (kopf peering)."""
@@ -106,19 +120,22 @@ class Runtime:
         try:
             if self.settings.namespaces:
                 found = await asyncio.to_thread(api.get_namespaced_custom_object, "kopf.dev",
-                    "v1", self.settings.namespaces[0], "kopfpeerings", name)  # fmt: skip
+                    "v1", self.settings.namespaces[0], "kopfpeerings", name,
+                    _request_timeout=self.deadline)  # fmt: skip
             else:
                 found = await asyncio.to_thread(api.get_cluster_custom_object, "kopf.dev", "v1",
-                                                "clusterkopfpeerings", name)  # fmt: skip
-        except kubernetes.client.ApiException as error:
-            logger.warning("cannot read peering %s (%s): not polling", name, error.reason)
+                                                "clusterkopfpeerings", name,
+                                                _request_timeout=self.deadline)  # fmt: skip
+        except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError) as error:
+            logger.warning("cannot read peering %s (%s): not polling", name, error)
             return True
         now = datetime.datetime.now(datetime.UTC)
         return peering.outranked(found.get("status") or {}, priority, now)
 
     async def namespace_annotations(self, namespace: str) -> Mapping[str, str]:
         """The namespace's annotations (where a deletion policy may be set for all in it)."""
-        found = await asyncio.to_thread(self.core().read_namespace, namespace)
+        found = await asyncio.to_thread(self.core().read_namespace, namespace,
+                                        _request_timeout=self.deadline)  # fmt: skip
         return dict(found.metadata.annotations or {})
 
     async def event(
@@ -150,18 +167,36 @@ class Runtime:
         task.add_done_callback(self._posting.discard)
 
     async def _post(self, ref: ResourceRef, reason: str, body: dict[str, Any]) -> None:
-        try:
-            async with self._posting_slots:
-                await asyncio.to_thread(
-                    _unread, self.core().create_namespaced_event, ref.namespace, body
-                )
-        except Exception:  # an event is information; never fail the work for it
-            logger.exception("could not post event %s for %s/%s", reason, ref.namespace, ref.name)
+        """Post one event; while the apiserver cannot be reached or is not ready (a
+        connection error, 429, 5xx), try again with backoff for up to EVENT_RETRY_FOR, so
+        the events of an outage arrive once it is over (with their own times)."""
+        delay, deadline = 1.0, time.monotonic() + EVENT_RETRY_FOR
+        while True:
+            try:
+                async with self._posting_slots:
+                    await asyncio.to_thread(
+                        _unread, self.core().create_namespaced_event, ref.namespace, body,
+                        _request_timeout=self.deadline,
+                    )  # fmt: skip
+            except Exception as error:  # an event is information; never fail the work for it
+                if _transient(error) and time.monotonic() + delay < deadline:
+                    metrics.EVENT_RETRIES.inc()
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 30.0)
+                    continue
+                metrics.EVENTS_LOST.inc()
+                logger.warning("could not post event %s for %s/%s: %s", reason, ref.namespace,
+                               ref.name, error)  # fmt: skip
+            return
 
     async def flush_events(self, timeout: float = 5.0) -> None:
-        """Let the events still being posted go out (at shutdown), for at most ``timeout``."""
+        """Let the events still being posted go out (at shutdown), for at most ``timeout``;
+        those still waiting out an outage then are given up: a stopping pod has its grace
+        period to keep."""
         if self._posting:
-            await asyncio.wait(set(self._posting), timeout=timeout)
+            _, pending = await asyncio.wait(set(self._posting), timeout=timeout)
+            for task in pending:
+                task.cancel()
 
     async def error_event(self, ref: ResourceRef, reason: str, message: str) -> None:
         """A warning event, unless the same one was the last posted for this resource."""
@@ -170,6 +205,14 @@ class Runtime:
         if self.last_error.get(ref.uid) != text:
             self.last_error[ref.uid] = text
             await self.event(ref, reason, message, warning=True)
+
+
+def _transient(error: BaseException) -> bool:
+    """Whether a Kubernetes call may succeed when tried again: the apiserver was not
+    reached, answered too slowly, or said so (429, 5xx)."""
+    if isinstance(error, kubernetes.client.ApiException):
+        return error.status in (0, 429) or (error.status or 0) >= 500
+    return isinstance(error, urllib3.exceptions.HTTPError | OSError | TimeoutError)
 
 
 def _unread(call: Callable[..., Any], *args: Any, **options: Any) -> None:

@@ -45,6 +45,11 @@ CLOCK_SKEW = datetime.timedelta(seconds=2)
 # How long before the create handler writes the conditions SageMaker may have created the
 # job (the successful attempt of CreateTrainingJob, and the status patch after it).
 CREATE_CALL = datetime.timedelta(seconds=5)
+# Liveness fails when no tick has finished for this many poll intervals (and at least
+# STALL_MINIMUM seconds): every call a tick makes has a deadline, so a tick that takes
+# longer is stuck, and only a restart helps.
+STALL_INTERVALS = 5
+STALL_MINIMUM = 60.0
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,17 @@ class Tracker:
         # The jobs the last tick tried (when it failed, they are not known yet): the quick
         # look at an idle index must not retry a failing tick every second.
         self._attempted: dict[str, set[str]] = {}
+        # When the last tick ended (time.monotonic()), well or not: liveness reads it.
+        self.last_finished = time.monotonic()
+
+    def stalled(self, now: float | None = None) -> str | None:
+        """Why the tracker looks stuck, or None while it finishes its ticks."""
+        limit = max(STALL_INTERVALS * self.runtime.settings.poll_interval, STALL_MINIMUM)
+        idle = (time.monotonic() if now is None else now) - self.last_finished
+        if idle > limit:
+            return (f"the tracker has not finished a tick for {idle:.0f} s (limit {limit:.0f} s:"
+                    f" {STALL_INTERVALS} poll intervals); a call is stuck")  # fmt: skip
+        return None
 
     async def run(self, inflight: Mapping[str, Iterable[Tracked]]) -> None:
         loop = asyncio.get_running_loop()
@@ -125,6 +141,8 @@ class Tracker:
                     await self.tick(inflight)
             except Exception:  # a bug or an outage must not end tracking for good
                 logger.exception("tracking tick failed; trying again next tick")
+            self.last_finished = time.monotonic()
+            metrics.TRACKER_LAST_TICK.set_to_current_time()
             if standing_by:
                 await asyncio.sleep(self.runtime.settings.poll_interval)
             else:

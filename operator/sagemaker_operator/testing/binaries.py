@@ -259,8 +259,14 @@ def ensure_node_binaries(kubernetes_version: str = KUBERNETES_VERSION) -> NodeBi
     apiserver's Go build cache warm; once per version)."""
     k8s = kubernetes_dir(kubernetes_version)
     crictl = cache_root() / "cri-tools" / CRI_TOOLS_VERSION / "crictl"
-    found = NodeBinaries(*(k8s / command for command in NODE_COMMANDS), crictl=crictl,
-                         pause=_source_binary(PAUSE_SOURCE, "pause"))  # fmt: skip
+    found = NodeBinaries(
+        kube_controller_manager=k8s / "kube-controller-manager",
+        kube_scheduler=k8s / "kube-scheduler",
+        kubelet=k8s / "kubelet",
+        kube_proxy=k8s / "kube-proxy",
+        crictl=crictl,
+        pause=_source_binary(PAUSE_SOURCE, "pause"),
+    )
     go: str | None = None
     if not all(_is_executable(k8s / command) for command in NODE_COMMANDS):
         go = find_go()

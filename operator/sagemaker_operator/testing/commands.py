@@ -17,7 +17,12 @@ from typing import Any
 
 from sagemaker_operator import codegen
 from sagemaker_operator.demo import DemoError, run_demo
-from sagemaker_operator.testing.binaries import BinariesError, ensure_binaries, ensure_helm
+from sagemaker_operator.testing.binaries import (
+    BinariesError,
+    ensure_binaries,
+    ensure_helm,
+    ensure_node_binaries,
+)
 from sagemaker_operator.testing.controlplane import ControlPlaneError, LocalControlPlane
 from sagemaker_operator.testing.emulator import (
     DEFAULT_ACCOUNT_ID,
@@ -25,6 +30,15 @@ from sagemaker_operator.testing.emulator import (
     PHASE_NAMES,
     PROFILES,
     Emulator,
+)
+from sagemaker_operator.testing.images import OPERATOR_IMAGE, ImageError, build_operator_image
+from sagemaker_operator.testing.node import (
+    NODE_IP,
+    LocalNode,
+    NodeError,
+    machine_facts,
+    preflight,
+    prepare_bridge,
 )
 from sagemaker_operator.testing.processes import (
     PortInUseError,
@@ -45,8 +59,10 @@ def add_commands(commands: Any) -> None:
     )
     cluster_commands = cluster.add_subparsers(title="cluster commands", metavar="ACTION")
     build = cluster_commands.add_parser(
-        "build", help="build (or find in the cache) etcd, kube-apiserver and kubectl"
+        "build", help="build (or find in the cache) etcd, kube-apiserver, kubectl and helm"
     )
+    build.add_argument("--node", action="store_true",
+                       help="also the node's binaries (kubelet, kube-proxy, ...)")  # fmt: skip
     build.set_defaults(run=_cluster_build)
     for name, run, help_text in (
         ("start", _cluster_start, "start in the background; writes STATE_DIR/kubeconfig"),
@@ -63,7 +79,25 @@ def add_commands(commands: Any) -> None:
         if name != "stop":
             action.add_argument("--apiserver-port", type=int, help="default: a free port")
             action.add_argument("--etcd-port", type=int, help="default: a free port")
+            action.add_argument(
+                "--node", action="store_true",
+                help=f"add a node (containerd, kubelet, kube-proxy, scheduler, controller-"
+                f"manager): pods run; the apiserver serves on {NODE_IP}; needs root",
+            )  # fmt: skip
+            action.add_argument(
+                "--image", action="append", default=[], metavar="TAG",
+                help="with --node: a podman image to import into the node's containerd "
+                "(repeatable; pods use it with imagePullPolicy: Never or IfNotPresent)",
+            )  # fmt: skip
         action.set_defaults(run=run)
+
+    image = commands.add_parser(
+        "image", help="build the operator's image with podman (base made from Debian packages)"
+    )
+    image.add_argument("--tag", default=OPERATOR_IMAGE, help=f"default: {OPERATOR_IMAGE}")
+    image.add_argument("--base", help="the PYTHON_IMAGE to build on (default: made with "
+                       "mmdebstrap from Debian packages, once)")  # fmt: skip
+    image.set_defaults(run=_image)
 
     generate = commands.add_parser(
         "generate", help="regenerate the CRD and the pydantic models from botocore's model"
@@ -225,12 +259,28 @@ def _cluster_build(arguments: argparse.Namespace) -> int:
     try:
         binaries = ensure_binaries()
         helm = ensure_helm()
+        node = ensure_node_binaries() if getattr(arguments, "node", False) else None
     except BinariesError as error:
         print(f"sagemaker-operator cluster build: {error}", file=sys.stderr)
         return 1
     print(f"{binaries.source} ({time.monotonic() - started:.0f} s):")
-    for path in (binaries.etcd, binaries.kube_apiserver, binaries.kubectl, helm):
+    paths = [binaries.etcd, binaries.kube_apiserver, binaries.kubectl, helm]
+    if node is not None:
+        paths += [node.kube_controller_manager, node.kube_scheduler, node.kubelet,
+                  node.kube_proxy, node.crictl, node.pause]  # fmt: skip
+    for path in paths:
         print(f"  {path}")
+    return 0
+
+
+def _image(arguments: argparse.Namespace) -> int:
+    try:
+        built = build_operator_image(arguments.tag, arguments.base)
+    except ImageError as error:
+        print(f"sagemaker-operator image: {error}", file=sys.stderr)
+        return 1
+    print(f"built {built.tag} ({built.id[:12]}): {built.size_bytes / 1e6:.0f} MB "
+          f"in {built.seconds:.0f} s")  # fmt: skip
     return 0
 
 
@@ -254,6 +304,13 @@ def _cluster_start(arguments: argparse.Namespace) -> int:
         value = getattr(arguments, flag)
         if value is not None:
             command.append(f"--{flag.replace('_', '-')}={value}")
+    if arguments.node:
+        try:
+            preflight(machine_facts())  # say what the machine lacks here, not in the log
+        except NodeError as error:
+            print(f"sagemaker-operator cluster start: {error}", file=sys.stderr)
+            return 1
+        command += ["--node", *(f"--image={tag}" for tag in arguments.image)]
     with log.open("ab") as output:
         supervisor = subprocess.Popen(
             command,
@@ -262,7 +319,8 @@ def _cluster_start(arguments: argparse.Namespace) -> int:
             stderr=subprocess.STDOUT,
             start_new_session=True,  # outlives this command, like a daemon
         )
-    deadline = time.monotonic() + 120
+    patience = 300 if arguments.node else 120
+    deadline = time.monotonic() + patience
     while time.monotonic() < deadline:
         if (state / _READY_FILE).exists():
             kubeconfig = state / "kubeconfig"
@@ -281,7 +339,7 @@ def _cluster_start(arguments: argparse.Namespace) -> int:
             )
             return 1
         time.sleep(0.2)
-    print(f"the control plane did not become ready in 120 s; see {log}", file=sys.stderr)
+    print(f"the control plane did not become ready in {patience} s; see {log}", file=sys.stderr)
     return 1
 
 
@@ -289,25 +347,38 @@ def _cluster_run(arguments: argparse.Namespace) -> int:
     state: Path = arguments.state_dir.resolve()
     state.mkdir(parents=True, exist_ok=True)
     control_plane = LocalControlPlane(
-        state_dir=state, etcd_port=arguments.etcd_port, apiserver_port=arguments.apiserver_port
-    )
+        state_dir=state, etcd_port=arguments.etcd_port, apiserver_port=arguments.apiserver_port,
+        node_ip=NODE_IP if arguments.node else None,
+    )  # fmt: skip
+    node = LocalNode(control_plane) if arguments.node else None
     # Handle SIGTERM from 'cluster stop' like Ctrl-C, so the children are stopped in order.
     signal.signal(signal.SIGTERM, lambda *_: _interrupt())
     try:
         (state / _PID_FILE).write_text(str(os.getpid()))
+        if node is not None:
+            prepare_bridge()
         control_plane.start()
+        if node is not None:
+            node.start()
+            node.import_images(arguments.image)
         (state / _READY_FILE).write_text(control_plane.server)
         print(
             f"control plane ready at {control_plane.server}; kubeconfig: {state / 'kubeconfig'}",
             flush=True,
         )
         _wait_for_termination()
-    except (BinariesError, ControlPlaneError, PortInUseError) as error:
+    except (BinariesError, ControlPlaneError, PortInUseError, NodeError, ImageError,
+            TimeoutError) as error:  # fmt: skip
         print(f"sagemaker-operator cluster: {error}", file=sys.stderr, flush=True)
         return 1
     except KeyboardInterrupt:
         return 130
     finally:
+        if node is not None:
+            node.stop()
+            left = node.leftovers()
+            if left:
+                print(f"the node left behind: {', '.join(left)}", file=sys.stderr, flush=True)
         control_plane.stop()
         (state / _READY_FILE).unlink(missing_ok=True)
         (state / _PID_FILE).unlink(missing_ok=True)
@@ -321,9 +392,10 @@ def _cluster_stop(arguments: argparse.Namespace) -> int:
         print(f"no control plane runs from {state}")
         return 0
     os.kill(pid, signal.SIGTERM)
-    if not wait_for_exit(pid, timeout=30):
+    # A node takes its pods down first (about 20 s).
+    if not wait_for_exit(pid, timeout=90):
         os.killpg(pid, signal.SIGKILL)
-        print(f"control plane (pid {pid}) did not stop in 30 s; killed it", file=sys.stderr)
+        print(f"control plane (pid {pid}) did not stop in 90 s; killed it", file=sys.stderr)
         return 1
     print(f"control plane (pid {pid}) stopped")
     return 0

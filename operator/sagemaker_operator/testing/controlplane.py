@@ -3,6 +3,8 @@
 There is no kubelet, scheduler or controller-manager: objects are stored, validated,
 admitted, watched and authorised exactly as in a real cluster, but no pod ever runs.
 That is what an operator's tests need (the same idea as controller-runtime's envtest).
+With ``node_ip`` the apiserver serves on that address instead, for pods to reach (see
+``testing/node.py``, which adds the node).
 
     with LocalControlPlane() as control_plane:
         control_plane.cluster.kubectl("get", "namespaces")
@@ -33,6 +35,7 @@ from sagemaker_operator.testing.pki import ControlPlanePKI, write_pki
 
 _HOST = "127.0.0.1"
 _SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/16"
+KUBERNETES_SERVICE_IP = "10.96.0.1"  # the first address of the range: the `kubernetes` Service
 
 
 class ControlPlaneError(RuntimeError):
@@ -98,10 +101,15 @@ class LocalControlPlane:
     binaries: Binaries | None = None
     startup_timeout: float = 90.0
     extra_apiserver_flags: list[str] = field(default_factory=list)
+    # Node mode: serve on this address (one pods reach), advertise it as the `kubernetes`
+    # Service's endpoint, and let the apiserver reach kubelets. None: loopback only.
+    node_ip: str | None = None
 
     _processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list, init=False)
     _owns_state_dir: bool = field(default=False, init=False)
     _cluster: KubeCluster | None = field(default=None, init=False)
+    _apiserver_command: list[str] = field(default_factory=list, init=False)
+    pki: ControlPlanePKI | None = field(default=None, init=False)
 
     @property
     def cluster(self) -> KubeCluster:
@@ -110,8 +118,12 @@ class LocalControlPlane:
         return self._cluster
 
     @property
+    def host(self) -> str:
+        return self.node_ip or _HOST
+
+    @property
     def server(self) -> str:
-        return f"https://{_HOST}:{self.apiserver_port}"
+        return f"https://{self.host}:{self.apiserver_port}"
 
     @property
     def pids(self) -> list[int]:
@@ -135,7 +147,8 @@ class LocalControlPlane:
 
     def _start(self, binaries: Binaries, state: Path) -> None:
         self.etcd_port, peer_port, self.apiserver_port = self._choose_ports()
-        pki = write_pki(state / "pki")
+        addresses = (self.node_ip, KUBERNETES_SERVICE_IP) if self.node_ip else ()
+        pki = self.pki = write_pki(state / "pki", addresses)
         etcd_url = f"http://{_HOST}:{self.etcd_port}"
         peer_url = f"http://{_HOST}:{peer_port}"
         etcd = [
@@ -151,35 +164,56 @@ class LocalControlPlane:
         ]
         self._run("etcd", etcd, state / "etcd.log", f"{etcd_url}/health", None)
 
-        apiserver = [
+        if self.node_ip:
+            node_flags = [
+                # The apiserver calls kubelets (logs, exec) as admin, at their node IP.
+                f"--kubelet-client-certificate={pki.admin_cert}",
+                f"--kubelet-client-key={pki.admin_key}",
+                "--kubelet-preferred-address-types=InternalIP",
+            ]
+        else:
+            # No node here: nothing may point the kubernetes Service at a loopback
+            # address, so the apiserver must not try to.
+            node_flags = ["--endpoint-reconciler-type=none"]
+        self._apiserver_command = [
             str(binaries.kube_apiserver),
             f"--etcd-servers={etcd_url}",
-            f"--bind-address={_HOST}",
-            f"--advertise-address={_HOST}",
+            f"--bind-address={self.host}",
+            f"--advertise-address={self.host}",
             f"--secure-port={self.apiserver_port}",
             f"--tls-cert-file={pki.serving_cert}",
             f"--tls-private-key-file={pki.serving_key}",
             f"--client-ca-file={pki.ca_cert}",
             "--authorization-mode=RBAC",
-            f"--service-account-issuer=https://{_HOST}:{self.apiserver_port}",
+            f"--service-account-issuer=https://{self.host}:{self.apiserver_port}",
             f"--service-account-key-file={pki.service_account_public_key}",
             f"--service-account-signing-key-file={pki.service_account_key}",
             f"--service-cluster-ip-range={_SERVICE_CLUSTER_IP_RANGE}",
             "--allow-privileged=true",
-            # No kubelet or controller-manager here: nothing may point the kubernetes
-            # Service at a loopback address, so the apiserver must not try to.
-            "--endpoint-reconciler-type=none",
+            *node_flags,
             "--v=1",
             *self.extra_apiserver_flags,
         ]
-        self._run(
-            "kube-apiserver", apiserver, state / "kube-apiserver.log",
-            f"{self.server}/readyz", _client_ssl_context(pki),
-        )  # fmt: skip
+        self.start_apiserver()
 
         kubeconfig = state / "kubeconfig"
         write_kubeconfig(kubeconfig, self.server, pki)
         self._cluster = KubeCluster(kubeconfig, binaries.kubectl, local=True)
+
+    def stop_apiserver(self) -> None:
+        """Stop kube-apiserver alone (an outage); etcd and its data stay."""
+        for entry in [entry for entry in self._processes if entry[0] == "kube-apiserver"]:
+            processes.terminate(entry[1])
+            self._processes.remove(entry)
+
+    def start_apiserver(self) -> None:
+        """Start kube-apiserver (again, after stop_apiserver) on the same port and etcd."""
+        assert self.state_dir is not None
+        assert self.pki is not None
+        self._run(
+            "kube-apiserver", self._apiserver_command, self.state_dir / "kube-apiserver.log",
+            f"{self.server}/readyz", _client_ssl_context(self.pki),
+        )  # fmt: skip
 
     def _run(
         self, name: str, command: list[str], log: Path, ready_url: str,

@@ -32,7 +32,9 @@ class ControlPlanePKI:
     service_account_public_key: Path
 
 
-def write_pki(folder: Path) -> ControlPlanePKI:
+def write_pki(folder: Path, addresses: tuple[str, ...] = ()) -> ControlPlanePKI:
+    """``addresses``: more IPs the serving certificate is valid for (a node mode's node IP
+    and the ``kubernetes`` Service's cluster IP, which pods dial)."""
     folder.mkdir(parents=True, exist_ok=True)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sagemaker-operator-local-ca")])
@@ -74,6 +76,7 @@ def write_pki(folder: Path) -> ControlPlanePKI:
                     x509.DNSName("kubernetes.default.svc"),
                     x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
                     x509.IPAddress(ipaddress.ip_address("::1")),
+                    *(x509.IPAddress(ipaddress.ip_address(address)) for address in addresses),
                 ]
             ),
             critical=False,

@@ -45,6 +45,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "cluster: needs a Kubernetes API server")
     config.addinivalue_line(
+        "markers", "node: the operator as users run it (its image, a pod on a node; root): "
+        "`make test-node`",
+    )  # fmt: skip
+    config.addinivalue_line(
         "markers", "local_only: needs the local control plane itself, not an existing cluster"
     )
 

@@ -15,11 +15,12 @@ def wait_until(
     timeout: float,
     interval: float = 0.05,
     description: str = "the condition",
+    diagnose: Callable[[], str] | None = None,
 ) -> T:
     """Call ``condition`` until it returns something truthy, and return that.
 
     Raises ``TimeoutError`` naming ``description`` and the last value seen once
-    ``timeout`` seconds have passed.
+    ``timeout`` seconds have passed, with what ``diagnose`` says (logs) when given.
     """
     deadline = time.monotonic() + timeout
     last: T | None = None
@@ -28,5 +29,8 @@ def wait_until(
         if last:
             return last
         if time.monotonic() >= deadline:
-            raise TimeoutError(f"{description} did not hold within {timeout} s (last: {last!r})")
+            said = f"\n{diagnose()}" if diagnose is not None else ""
+            raise TimeoutError(
+                f"{description} did not hold within {timeout} s (last: {last!r}){said}"
+            )
         time.sleep(interval)
