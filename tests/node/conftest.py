@@ -25,6 +25,7 @@ from sagemaker_operator.testing.controlplane import LocalControlPlane
 from sagemaker_operator.testing.emulator import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
 from sagemaker_operator.testing.images import OPERATOR_IMAGE, BuiltImage, build_operator_image
 from sagemaker_operator.testing.node import NODE_IP, LocalNode, prepare_bridge
+from tests.api.manifests import manifest, typical_spec
 from tests.helm.conftest import CHART, Helm
 from tests.kube import trainingjobs
 
@@ -145,6 +146,28 @@ class Release:
         self.helm("upgrade", self.name, str(CHART), "--namespace", self.namespace,
                   "--values", str(self.values_file), "--wait", "--timeout=180s")  # fmt: skip
 
+    def wait_for_webhook(self) -> None:
+        """Until the webhook answers through its Service: a Ready pod's endpoint reaches
+        kube-proxy's rules a moment later (as in any cluster)."""
+        probe = json.dumps(manifest("webhook-probe", typical_spec()))
+
+        def admitted() -> bool:
+            return (
+                self.cluster.kubectl(
+                    "create",
+                    "--dry-run=server",
+                    "-n",
+                    self.namespace,
+                    "-f",
+                    "-",
+                    input=probe,
+                    check=False,
+                ).returncode
+                == 0
+            )
+
+        wait_until(admitted, timeout=60, interval=0.5, description="the webhook answering")
+
     def pods(self) -> list[dict[str, Any]]:
         listed = self.cluster.kubectl("get", "pods", "-n", self.namespace, "-l",
                                       "app.kubernetes.io/name=sagemaker-operator",
@@ -183,6 +206,8 @@ def install(
         node_helm("install", release.name, str(CHART), "--namespace", pod_namespace,
                   "--values", str(release.values_file), "--wait", "--timeout=180s")  # fmt: skip
         installed.append(release)
+        if values.get("webhook", {}).get("enabled", True):
+            release.wait_for_webhook()
         return release
 
     yield run

@@ -122,6 +122,12 @@ def add_commands(commands: Any) -> None:
         default=Path("examples"),
         help="folder of TrainingJob manifests (default: examples)",
     )
+    demo.add_argument(
+        "--node",
+        action="store_true",
+        help="the operator as a Helm-installed pod "
+        "on a local node, from its image built here (root; about a minute)",
+    )
     demo.set_defaults(run=_demo)
 
     emulator = commands.add_parser(
@@ -247,8 +253,9 @@ def _generate(arguments: argparse.Namespace) -> int:
 
 def _demo(arguments: argparse.Namespace) -> int:
     try:
-        run_demo(lambda line: print(line, flush=True), arguments.examples)
-    except (BinariesError, ControlPlaneError, PortInUseError, DemoError) as error:
+        run_demo(lambda line: print(line, flush=True), arguments.examples, node=arguments.node)
+    except (BinariesError, ControlPlaneError, PortInUseError, DemoError, NodeError,
+            ImageError) as error:  # fmt: skip
         print(f"sagemaker-operator demo: {error}", file=sys.stderr)
         return 1
     return 0

@@ -377,8 +377,13 @@ class _Handler(BaseHTTPRequestHandler):
     # -- test controls -----------------------------------------------------------------
 
     def _control(self, method: str, route: str, body: bytes) -> None:
-        if not ipaddress.ip_address(self.client_address[0]).is_loopback:
-            self._send_json(403, {"error": "/_emulator/ answers loopback clients only"})
+        # This machine only: loopback, or the address the emulator serves on when that is
+        # not loopback (the local node's IP: a connection from this host to its own
+        # address comes from that address; a pod's comes from its own).
+        client = self.client_address[0]
+        own = client == self.server.server_address[0]
+        if not (ipaddress.ip_address(client).is_loopback or own):
+            self._send_json(403, {"error": "/_emulator/ answers clients on this machine only"})
             return
         emulator = self.server.emulator
         try:
