@@ -98,9 +98,16 @@ def test_metrics_and_the_webhook_answer_through_the_charts_services(
     service = json.loads(node_kube.kubectl("get", "service", f"{release.fullname}-metrics", "-n",
                                            pod_namespace, "-o", "json").stdout)  # fmt: skip
     address = f"http://{service['spec']['clusterIP']}:{service['spec']['ports'][0]['port']}"
-    with urllib.request.urlopen(f"{address}/metrics", timeout=10) as answer:  # via kube-proxy
-        scraped = answer.read().decode()
-    assert "sagemaker_operator_tracker_last_tick_timestamp_seconds" in scraped
+
+    def scraped() -> str:
+        try:
+            with urllib.request.urlopen(f"{address}/metrics", timeout=5) as answer:
+                return str(answer.read().decode())
+        except OSError:  # kube-proxy programs a new endpoint a moment after the pod is Ready
+            return ""
+
+    page = wait_until(scraped, timeout=30, interval=0.5, description="/metrics via the Service")
+    assert "sagemaker_operator_tracker_last_tick_timestamp_seconds" in page
 
     configuration = json.loads(
         node_kube.kubectl(
@@ -143,23 +150,32 @@ def test_with_peering_one_replica_works_and_the_other_takes_over(
     release = install(peering={"enabled": True})
     wait_until(lambda: len(release.ready_pods()) == 2, timeout=60, description="two replicas")
 
-    def roles() -> dict[str, str]:
-        return {pod: "standby" if "Pausing operations in favour of" in release.logs(pod)
-                else "active" for pod in release.ready_pods()}  # fmt: skip
+    def priorities() -> dict[str, int]:
+        """The peering object's peers, by name: kopf's identity is the pod's name (POD_ID)."""
+        found = json.loads(node_kube.kubectl("get", "kopfpeering", release.fullname, "-n",
+                                             pod_namespace, "-o", "json").stdout)  # fmt: skip
+        return {peer: info["priority"] for peer, info in (found.get("status") or {}).items()}
 
-    wait_until(lambda: sorted(roles().values()) == ["active", "standby"], timeout=60,
-               interval=1, description="one active replica, one standby",
-               diagnose=release.all_logs)  # fmt: skip
-    found = roles()
-    active = next(pod for pod, role in found.items() if role == "active")
-    standby = next(pod for pod, role in found.items() if role == "standby")
+    wait_until(
+        lambda: set(priorities()) == set(release.ready_pods()),
+        timeout=60,
+        interval=1,
+        description="both pods in the peering, by name",
+        diagnose=release.all_logs,
+    )
+    ranked = sorted(priorities().items(), key=lambda peer: peer[1])
+    standby, active = ranked[0][0], ranked[-1][0]
     apply_jobs(node_kube, pod_namespace, ["before-0", "before-1"])
     wait_for_arns(node_kube, pod_namespace, 2, timeout=60, diagnose=release.all_logs)
+    created = "Handler 'create' succeeded"
+    assert release.logs(active).count(created) == 2
+    assert created not in release.logs(standby)
 
+    resumed = "Resuming operations after the pause"
+    before = release.logs(standby).count(resumed)
     node_kube.kubectl("delete", "pod", "-n", pod_namespace, active, "--wait=false")
-    wait_until(lambda: "Resuming operations after the pause" in release.logs(standby),
-               timeout=90, interval=1, description="the standby taking over",
-               diagnose=release.all_logs)  # fmt: skip
+    wait_until(lambda: release.logs(standby).count(resumed) > before, timeout=90, interval=1,
+               description="the standby taking over", diagnose=release.all_logs)  # fmt: skip
     apply_jobs(node_kube, pod_namespace, ["after-0", "after-1"])
     wait_for_arns(node_kube, pod_namespace, 4, timeout=60, diagnose=release.all_logs)
 

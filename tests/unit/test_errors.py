@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import kubernetes
 import pytest
+import urllib3
 from botocore.exceptions import (
     ClientError,
     ConnectTimeoutError,
@@ -15,6 +17,7 @@ from botocore.exceptions import (
 
 from sagemaker_operator.aws.errors import Disposition, classify
 from sagemaker_operator.controller.create import retry_delay
+from sagemaker_operator.controller.runtime import is_transient
 
 
 def client_error(code: str, status: int, message: str = "m") -> ClientError:
@@ -88,3 +91,15 @@ def test_retries_back_off_exponentially_with_jitter_and_a_ceiling() -> None:
 
 def test_a_ceiling_below_the_first_delay_bounds_every_delay() -> None:
     assert all(2.5 <= retry_delay(retry, 15, 5) <= 5 for retry in range(5) for _ in range(50))
+
+
+def test_kubernetes_errors_worth_retrying_are_outages_not_refusals() -> None:
+    """Events are posted again after an apiserver outage: what is transient is retried."""
+
+    for status in (0, 429, 500, 503, 504):
+        assert is_transient(kubernetes.client.ApiException(status=status))
+    for status in (400, 403, 404, 409, 422):
+        assert not is_transient(kubernetes.client.ApiException(status=status))
+    assert is_transient(urllib3.exceptions.ReadTimeoutError(None, "/", "read timed out"))  # type: ignore[arg-type]
+    assert is_transient(ConnectionRefusedError())
+    assert not is_transient(ValueError("a bug"))

@@ -218,3 +218,24 @@ def test_a_job_created_long_after_its_resource_is_listed_from_its_create_call() 
     resource = Tracked(queued.ref, REGION, "late", 1, status, queued.created)
     asyncio.run(Tracker(cast(Runtime, Recorder(sagemaker))).tick({REGION: [resource]}))
     assert at(30) <= sagemaker.asked[0] < at(40)
+
+
+@dataclass
+class Ticking:
+    """Just what Tracker.stalled reads of the runtime: the poll interval."""
+
+    settings: Any
+
+
+def test_liveness_fails_once_no_tick_has_finished_for_five_intervals_or_a_minute() -> None:
+    @dataclass
+    class Settings:
+        poll_interval: float
+
+    for interval, limit in ((30.0, 150.0), (1.0, 60.0)):
+        tracker = Tracker(cast(Runtime, Ticking(Settings(interval))))
+        tracker.last_finished = 1000.0
+        assert tracker.stalled(now=1000.0 + limit) is None
+        stalled = tracker.stalled(now=1000.0 + limit + 1)
+        assert stalled is not None
+        assert f"for {limit + 1:.0f} s" in stalled

@@ -179,7 +179,7 @@ class Runtime:
                         _request_timeout=self.deadline,
                     )  # fmt: skip
             except Exception as error:  # an event is information; never fail the work for it
-                if _transient(error) and time.monotonic() + delay < deadline:
+                if is_transient(error) and time.monotonic() + delay < deadline:
                     metrics.EVENT_RETRIES.inc()
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 30.0)
@@ -207,7 +207,7 @@ class Runtime:
             await self.event(ref, reason, message, warning=True)
 
 
-def _transient(error: BaseException) -> bool:
+def is_transient(error: BaseException) -> bool:
     """Whether a Kubernetes call may succeed when tried again: the apiserver was not
     reached, answered too slowly, or said so (429, 5xx)."""
     if isinstance(error, kubernetes.client.ApiException):

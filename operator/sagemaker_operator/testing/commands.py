@@ -301,6 +301,12 @@ def _cluster_start(arguments: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    if arguments.node:
+        try:
+            preflight(machine_facts())  # say what the machine lacks here, not in a log
+        except NodeError as error:
+            print(f"sagemaker-operator cluster start: {error}", file=sys.stderr)
+            return 1
     if _cluster_build(arguments) != 0:  # build in the foreground, where the user sees it
         return 1
     state.mkdir(parents=True, exist_ok=True)
@@ -312,11 +318,6 @@ def _cluster_start(arguments: argparse.Namespace) -> int:
         if value is not None:
             command.append(f"--{flag.replace('_', '-')}={value}")
     if arguments.node:
-        try:
-            preflight(machine_facts())  # say what the machine lacks here, not in the log
-        except NodeError as error:
-            print(f"sagemaker-operator cluster start: {error}", file=sys.stderr)
-            return 1
         command += ["--node", *(f"--image={tag}" for tag in arguments.image)]
     with log.open("ab") as output:
         supervisor = subprocess.Popen(

@@ -22,6 +22,7 @@ clear error.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -159,7 +160,7 @@ class LocalNode:
 
     @property
     def containerd_socket(self) -> Path:
-        return self.state / "containerd" / "containerd.sock"
+        return socket_dir(self.state) / "containerd.sock"
 
     def start(self) -> None:
         if self.control_plane.node_ip != NODE_IP or self.control_plane.state_dir is None:
@@ -221,6 +222,7 @@ class LocalNode:
     def _containerd(self, plan: NodePlan) -> None:
         root = self.state / "containerd"
         (root / "cni").mkdir(parents=True, exist_ok=True)
+        socket_dir(self.state).mkdir(parents=True, exist_ok=True)
         (root / "cni" / "10-bridge.conflist").write_text(json.dumps({
             "cniVersion": "0.4.0",
             "name": "sagemaker-operator-node",
@@ -348,6 +350,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         if self.state != Path():
             self._kill_shims()
             _unmount_under(self.state)
+            shutil.rmtree(socket_dir(self.state), ignore_errors=True)
         _remove_chains()
         subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True, check=False,
                        timeout=30)  # fmt: skip
@@ -360,14 +363,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
                 os.kill(pid, 9)
 
     def leftovers(self) -> list[str]:
-        """What of this node is still on the machine (empty after a clean stop)."""
-        found = [f"process {pid}" for pid in _pids_with_argument(str(self.state))]
-        found += [f"mount {mount}" for mount in _mounts_under(self.state)]
-        if Path(f"/sys/class/net/{BRIDGE}").exists():
-            found.append(f"bridge {BRIDGE}")
-        found += [f"iptables chain {chain}" for chain in _chains()]
-        found += [f"cgroup {path}" for path in _cgroups("kubepods")]
-        return found
+        return leftovers(self.state)
 
     def __enter__(self) -> LocalNode:
         self.start()
@@ -380,6 +376,28 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def socket_dir(state: Path) -> Path:
+    """Where containerd's sockets go: a unix socket path has at most 107 bytes, which a
+    state folder under pytest's tmp_path exceeds, so a short folder named by its hash."""
+    digest = hashlib.sha256(str(state.resolve()).encode()).hexdigest()[:12]
+    return Path("/run/sagemaker-operator") / digest
+
+
+def leftovers(state: Path) -> list[str]:
+    """What of the node whose state folder is ``state`` is still on the machine (empty
+    after a clean stop)."""
+    found = [f"process {pid}" for place in (state, socket_dir(state))
+             for pid in _pids_with_argument(str(place))]  # fmt: skip
+    if socket_dir(state).exists():
+        found.append(f"folder {socket_dir(state)}")
+    found += [f"mount {mount}" for mount in _mounts_under(state)]
+    if Path(f"/sys/class/net/{BRIDGE}").exists():
+        found.append(f"bridge {BRIDGE}")
+    found += [f"iptables chain {chain}" for chain in _chains()]
+    found += [f"cgroup {path}" for path in _cgroups("kubepods")]
+    return found
 
 
 def prepare_bridge() -> None:
