@@ -25,7 +25,8 @@ RUN /opt/venv/bin/pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
 # - the project's test platform, generator and demo (the CLI imports them lazily), and
 #   pip and setuptools themselves.
 # Then one import of what `sagemaker-operator run` loads writes the bytecode of exactly
-# those modules: the root filesystem is read-only at run time, so none is written there.
+# those modules (this stage does not set PYTHONDONTWRITEBYTECODE): the root filesystem is
+# read-only at run time, so none is written there.
 RUN site=$(/opt/venv/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))') \
     && rm -rf "$site/kubernetes/aio" \
     && find "$site/botocore/data" -mindepth 1 -maxdepth 1 -type d \
@@ -33,7 +34,7 @@ RUN site=$(/opt/venv/bin/python -c 'import sysconfig; print(sysconfig.get_path("
     && rm -rf "$site/sagemaker_operator/testing" "$site/sagemaker_operator/codegen" \
          "$site/sagemaker_operator/demo.py" \
     && /opt/venv/bin/python -m pip uninstall --yes --quiet pip setuptools \
-    && PYTHONDONTWRITEBYTECODE= /opt/venv/bin/python -c \
+    && /opt/venv/bin/python -c \
          'import sagemaker_operator.cli, sagemaker_operator.controller.operator' \
     && /opt/venv/bin/sagemaker-operator run --help >/dev/null \
     && cp /etc/passwd /etc/group /src/ \

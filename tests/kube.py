@@ -6,9 +6,23 @@ import json
 from typing import Any
 
 from sagemaker_operator.testing import KubeCluster
+from tests.api.manifests import manifest, typical_spec
 
 
 def trainingjobs(cluster: KubeCluster, namespace: str) -> dict[str, dict[str, Any]]:
     """Every TrainingJob of the namespace, by name."""
     listed = cluster.kubectl("get", "trainingjobs", "-n", namespace, "-o", "json").stdout
     return {item["metadata"]["name"]: item for item in json.loads(listed)["items"]}
+
+
+def apply_jobs(cluster: KubeCluster, namespace: str, names: list[str]) -> None:
+    """Apply a typical TrainingJob of each name (job names prefixed by the namespace)."""
+    cluster.kubectl("apply", "-n", namespace, "-f", "-", input="\n---\n".join(
+        json.dumps(manifest(name, typical_spec(trainingJobName=f"{namespace}-{name}")))
+        for name in names))  # fmt: skip
+
+
+def job_statuses(cluster: KubeCluster, namespace: str) -> dict[str, str | None]:
+    """Each TrainingJob's status.trainingJobStatus, by name."""
+    return {name: item.get("status", {}).get("trainingJobStatus")
+            for name, item in trainingjobs(cluster, namespace).items()}  # fmt: skip

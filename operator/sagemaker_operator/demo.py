@@ -36,6 +36,7 @@ from sagemaker_operator.testing.images import build_operator_image
 from sagemaker_operator.testing.node import NODE_IP, LocalNode, prepare_bridge
 from sagemaker_operator.testing.operator import OperatorProcess, operator_environment
 from sagemaker_operator.testing.processes import log_tail
+from sagemaker_operator.testing.waiting import wait_until
 
 Say = Callable[[str], None]
 NAMESPACE = "demo"
@@ -89,8 +90,11 @@ def _as_a_process(say: Say) -> Iterator[Platform]:
             f"emulator {emulator.endpoint_url}")  # fmt: skip
         crd = resources.files("sagemaker_operator.api").joinpath("crd.yaml").read_text()
         cluster.kubectl("apply", "--server-side", "-f", "-", input=crd)
-        cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                        "crd/trainingjobs.sagemaker-operator.dev")  # fmt: skip
+        # Polled, not `kubectl wait`: that fails when the CRD has no conditions yet.
+        established = "jsonpath={.status.conditions[?(@.type=='Established')].status}"
+        wait_until(lambda: cluster.kubectl("get", "crd", "trainingjobs.sagemaker-operator.dev",
+                                           "-o", established).stdout == "True",
+                   timeout=60, interval=0.2, description="the CRD Established")  # fmt: skip
         cluster.kubectl("create", "namespace", NAMESPACE)
         environment = operator_environment(cluster, emulator, poll_interval="1")
         with (

@@ -115,7 +115,10 @@ def test_every_value_reaches_the_operator_as_a_valid_setting(
 ) -> None:
     documents = render(helm, ALL_OPTIONS)
     container = find(documents, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
-    environment = {item["name"]: item["value"] for item in container["env"]}
+    environment = {item["name"]: item["value"] for item in container["env"] if "value" in item}
+    fields = {item["name"]: item["valueFrom"]["fieldRef"]["fieldPath"]
+              for item in container["env"] if "valueFrom" in item}  # fmt: skip
+    assert fields == {"POD_ID": "metadata.name"}  # kopf's identity: the pod's name
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     settings = OperatorSettings()
@@ -127,7 +130,8 @@ def test_every_value_reaches_the_operator_as_a_valid_setting(
         "policy_file": Path("/etc/sagemaker-operator/policy/policy.yaml"),
         "account_id": "111122223333", "peering": "sagemaker-operator",
         "probe_port": 8181, "metrics_port": 9191, "webhook_port": 9444,
-        "webhook_cert_dir": Path("/etc/sagemaker-operator/tls"), "log_level": "DEBUG",
+        "webhook_cert_dir": Path("/etc/sagemaker-operator/tls"), "kubernetes_timeout": 20.0,
+        "log_level": "DEBUG",
     }  # fmt: skip
     assert environment["AWS_REGION"] == "eu-west-1"
     assert environment["AWS_STS_REGIONAL_ENDPOINTS"] == "regional"

@@ -15,7 +15,7 @@ import pytest
 from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
 from sagemaker_operator.testing.proxy import FreezingProxy
 from tests.api.manifests import manifest, typical_spec
-from tests.kube import trainingjobs
+from tests.kube import apply_jobs, job_statuses, trainingjobs
 from tests.node.conftest import NodeCluster, Release, operator_values, wait_for_arns
 
 pytestmark = pytest.mark.node
@@ -23,17 +23,6 @@ pytestmark = pytest.mark.node
 ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT / "examples" / "seed-training-job.yaml"
 WEBHOOK = "validate.trainingjobs.sagemaker-operator.dev"
-
-
-def apply_jobs(cluster: KubeCluster, namespace: str, names: list[str]) -> None:
-    cluster.kubectl("apply", "-n", namespace, "-f", "-", input="\n---\n".join(
-        json.dumps(manifest(name, typical_spec(trainingJobName=f"{namespace}-{name}")))
-        for name in names))  # fmt: skip
-
-
-def job_statuses(cluster: KubeCluster, namespace: str) -> dict[str, str | None]:
-    return {name: item.get("status", {}).get("trainingJobStatus")
-            for name, item in trainingjobs(cluster, namespace).items()}  # fmt: skip
 
 
 def event_reasons(cluster: KubeCluster, namespace: str) -> dict[str, set[str]]:

@@ -10,7 +10,6 @@ liveness limit. The same fault against the Helm-installed pod is in test_helm.py
 
 from __future__ import annotations
 
-import json
 import time
 import urllib.error
 import urllib.request
@@ -24,9 +23,8 @@ from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, w
 from sagemaker_operator.testing.operator import OperatorProcess, operator_environment
 from sagemaker_operator.testing.processes import free_port
 from sagemaker_operator.testing.proxy import FreezingProxy
-from tests.api.manifests import manifest, typical_spec
 from tests.controller.test_metrics import scrape
-from tests.kube import trainingjobs
+from tests.kube import apply_jobs, job_statuses
 
 pytestmark = [pytest.mark.node, pytest.mark.cluster, pytest.mark.local_only]
 
@@ -72,15 +70,8 @@ def healthz(port: int) -> int:
         return error.code
 
 
-def apply(kube_cluster: KubeCluster, namespace: str, names: list[str]) -> None:
-    kube_cluster.kubectl("apply", "-n", namespace, "-f", "-", input="\n---\n".join(
-        json.dumps(manifest(name, typical_spec(trainingJobName=f"{namespace}-{name}")))
-        for name in names))  # fmt: skip
-
-
 def statuses(kube_cluster: KubeCluster, namespace: str) -> set[str | None]:
-    return {item.get("status", {}).get("trainingJobStatus")
-            for item in trainingjobs(kube_cluster, namespace).values()}  # fmt: skip
+    return set(job_statuses(kube_cluster, namespace).values())
 
 
 def test_tracking_goes_on_and_sigterm_exits_while_every_connection_is_silent(
@@ -92,7 +83,7 @@ def test_tracking_goes_on_and_sigterm_exits_while_every_connection_is_silent(
         through(proxy, kube_cluster, tmp_path), emulator, namespace, tmp_path / "operator.log",
         kubernetes_timeout="5")  # fmt: skip
     try:
-        apply(kube_cluster, namespace, [f"silent-{n}" for n in range(5)])
+        apply_jobs(kube_cluster, namespace, [f"silent-{n}" for n in range(5)])
         wait_until(operator.guard(lambda: statuses(kube_cluster, namespace) == {"InProgress"}),
                    timeout=60, interval=0.5, description="every job InProgress")  # fmt: skip
         assert proxy.freeze() > 0
@@ -133,7 +124,7 @@ def test_a_tracker_stuck_in_a_call_fails_liveness(
         through(proxy, kube_cluster, tmp_path), emulator, namespace, tmp_path / "operator.log",
         kubernetes_timeout="600")  # fmt: skip
     try:
-        apply(kube_cluster, namespace, ["stuck"])
+        apply_jobs(kube_cluster, namespace, ["stuck"])
         wait_until(operator.guard(lambda: statuses(kube_cluster, namespace) == {"InProgress"}),
                    timeout=60, interval=0.5, description="the job InProgress")  # fmt: skip
         assert healthz(probe) == 200
