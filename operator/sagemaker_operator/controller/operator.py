@@ -13,7 +13,12 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sagemaker_operator import metrics
-from sagemaker_operator.aws.gateway import RateLimits, SageMakerGateway
+from sagemaker_operator.aws.gateway import (
+    CONNECT_TIMEOUT,
+    READ_TIMEOUT,
+    RateLimits,
+    SageMakerGateway,
+)
 from sagemaker_operator.controller import handlers  # importing registers the handlers
 from sagemaker_operator.controller.runtime import Runtime
 from sagemaker_operator.policy import Policy
@@ -86,7 +91,8 @@ def load_policy(settings: OperatorSettings, region: str) -> Policy:
     if account is None:
         try:
             # Patient: an operator restarted during an AWS hiccup should not crash-loop.
-            retries = Config(retries={"mode": "standard", "total_max_attempts": 10})
+            retries = Config(retries={"mode": "standard", "total_max_attempts": 10},
+                             connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT)
             sts = boto3.client("sts", region_name=region, config=retries)
             account = sts.get_caller_identity()["Account"]
         except (BotoCoreError, ClientError) as error:
