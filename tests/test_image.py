@@ -1,8 +1,9 @@
 """The Dockerfile: lint-clean (hadolint), and its ENTRYPOINT is a command the wheel installs.
 
-There is no Docker engine here to build the image; these checks are what can be proven
-without one: the file passes hadolint, the wheel it installs builds and carries the
-console script the ENTRYPOINT names, and the final stage runs as a numeric non-root user.
+What can be checked without building it, in the fast suite: the file passes hadolint, the
+wheel it installs builds and carries the console script the ENTRYPOINT names, and the
+final stage runs as a numeric non-root user. The node suite (tests/node/test_image.py)
+builds the image with podman and runs it.
 """
 
 from __future__ import annotations
