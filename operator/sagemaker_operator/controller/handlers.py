@@ -60,8 +60,9 @@ async def start(*, settings: kopf.OperatorSettings, memo: Any, **kwargs: Any) ->
 
 
 @kopf.on.probe(id="tracker")
-def tracker_alive(*, memo: Any, **_: Any) -> str:
-    """Liveness: the tracker finishes its ticks (kopf's /healthz answers 500 otherwise)."""
+async def tracker_alive(*, memo: Any, **_: Any) -> str:
+    """Liveness: the tracker finishes its ticks (kopf's /healthz answers 500 otherwise).
+    Async, so it answers even when every worker thread is stuck in a call."""
     tracker: asyncio.Task[None] | None = getattr(memo, "tracker", None)
     if tracker is None:
         return "starting"

@@ -91,8 +91,11 @@ def load_policy(settings: OperatorSettings, region: str) -> Policy:
     if account is None:
         try:
             # Patient: an operator restarted during an AWS hiccup should not crash-loop.
-            retries = Config(retries={"mode": "standard", "total_max_attempts": 10},
-                             connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT)
+            retries = Config(
+                retries={"mode": "standard", "total_max_attempts": 10},
+                connect_timeout=CONNECT_TIMEOUT,
+                read_timeout=READ_TIMEOUT,
+            )
             sts = boto3.client("sts", region_name=region, config=retries)
             account = sts.get_caller_identity()["Account"]
         except (BotoCoreError, ClientError) as error:
