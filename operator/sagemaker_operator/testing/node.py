@@ -2,6 +2,7 @@
 controller-manager, so what users run as a pod is tested as a pod (what kind gives, built
 here from real components, since kind's node image cannot be pulled).
 
+    prepare_bridge()  # the node IP must exist before the apiserver binds to it
     with LocalControlPlane(node_ip=NODE_IP) as control_plane, LocalNode(control_plane) as node:
         node.import_images(["localhost/sagemaker-operator:dev"])
         control_plane.cluster.kubectl("run", ...)
