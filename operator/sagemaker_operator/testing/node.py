@@ -7,8 +7,9 @@ here from real components, since kind's node image cannot be pulled).
         node.import_images(["localhost/sagemaker-operator:dev"])
         control_plane.cluster.kubectl("run", ...)
 
-Everything the node makes is its own and goes with ``stop()``: containerd has its own root,
-state and socket under the state folder; pods live on the bridge ``smop0`` (10.244.0.0/24,
+Everything the node makes is its own and goes with ``stop()``: containerd has its own root
+and state under the state folder and its socket in ``/run/sagemaker-operator/<hash>``
+(``socket_dir``); pods live on the bridge ``smop0`` (10.244.0.0/24,
 the node IP 10.244.0.1 on it, where the apiserver serves); kube-proxy's iptables rules are
 removed with ``kube-proxy --cleanup``; the kubelet's cgroups (``kubepods``) are removed.
 ``leftovers()`` says what, if anything, is still there.
