@@ -165,6 +165,9 @@ def test_with_peering_one_replica_works_and_the_other_takes_over(
     node_kube.kubectl("delete", "pod", "-n", pod_namespace, active, "--wait=false")
     wait_until(lambda: release.logs(standby).count(resumed) > before, timeout=90, interval=1,
                description="the standby taking over", diagnose=release.all_logs)  # fmt: skip
+    # The webhook's Service still sends to the deleted pod until its endpoint goes (about a
+    # second; failurePolicy Fail refuses applies meanwhile, as in any cluster).
+    release.wait_for_webhook()
     apply_jobs(node_kube, pod_namespace, ["after-0", "after-1"])
     wait_for_arns(node_kube, pod_namespace, 4, timeout=60, diagnose=release.all_logs)
 
