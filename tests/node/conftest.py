@@ -145,6 +145,8 @@ class Release:
         self.values_file.write_text(yaml.safe_dump(values))
         self.helm("upgrade", self.name, str(CHART), "--namespace", self.namespace,
                   "--values", str(self.values_file), "--wait", "--timeout=180s")  # fmt: skip
+        if values.get("webhook", {}).get("enabled"):
+            self.wait_for_webhook()  # the new pod's endpoint, as after install
 
     def wait_for_webhook(self) -> None:
         """Until the webhook answers through its Service: a Ready pod's endpoint reaches
