@@ -27,13 +27,11 @@ import yaml
 from sagemaker_operator.testing.binaries import ensure_helm
 from sagemaker_operator.testing.controlplane import KubeCluster, LocalControlPlane
 from sagemaker_operator.testing.emulator import (
-    DEFAULT_ACCOUNT_ID,
-    DEFAULT_REGION,
     Emulator,
     EmulatorControl,
 )
 from sagemaker_operator.testing.images import build_operator_image
-from sagemaker_operator.testing.node import NODE_IP, LocalNode, prepare_bridge
+from sagemaker_operator.testing.node import NODE_IP, LocalNode, chart_values, prepare_bridge
 from sagemaker_operator.testing.operator import OperatorProcess, operator_environment
 from sagemaker_operator.testing.processes import log_tail
 from sagemaker_operator.testing.waiting import wait_until
@@ -126,15 +124,7 @@ def _on_a_node(say: Say, examples: Path) -> Iterator[Platform]:
         say(f"  node Ready in {time.monotonic() - started:.1f} s (with the image build); "
             f"emulator {emulator.endpoint_url}")  # fmt: skip
         cluster.kubectl("create", "namespace", NAMESPACE)
-        repository, tag = image.tag.rsplit(":", 1)
-        values = {
-            "image": {"repository": repository, "tag": tag, "pullPolicy": "Never"},
-            "aws": {"region": DEFAULT_REGION},
-            "operator": {"endpointUrl": emulator.endpoint_url, "accountId": DEFAULT_ACCOUNT_ID,
-                         "watchNamespaces": [NAMESPACE], "pollInterval": 1,
-                         "extraEnv": [{"name": "AWS_ACCESS_KEY_ID", "value": "emulator"},
-                                      {"name": "AWS_SECRET_ACCESS_KEY", "value": "emulator"}]},
-        }  # fmt: skip
+        values = chart_values(image.tag, emulator.endpoint_url, NAMESPACE)
         values_file = Path(folder) / "values.yaml"
         values_file.write_text(yaml.safe_dump(values))
         say("$ helm install demo helm/sagemaker-operator --wait …")

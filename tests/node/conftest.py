@@ -22,9 +22,14 @@ import yaml
 from sagemaker_operator.testing import Emulator, KubeCluster, wait_until
 from sagemaker_operator.testing.binaries import ensure_helm
 from sagemaker_operator.testing.controlplane import LocalControlPlane
-from sagemaker_operator.testing.emulator import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
 from sagemaker_operator.testing.images import OPERATOR_IMAGE, BuiltImage, build_operator_image
-from sagemaker_operator.testing.node import NODE_IP, LocalNode, prepare_bridge
+from sagemaker_operator.testing.node import (
+    NODE_IP,
+    LocalNode,
+    chart_values,
+    merge_values,
+    prepare_bridge,
+)
 from tests.api.manifests import manifest, typical_spec
 from tests.helm.conftest import CHART, Helm
 from tests.kube import trainingjobs
@@ -98,35 +103,14 @@ def node_helm(node_kube: KubeCluster, tmp_path: Path) -> Helm:
 
 
 def operator_values(emulator: Emulator, namespace: str, **more: Any) -> dict[str, Any]:
-    """Chart values for the operator under test: the image imported into the node, the
-    emulator as SageMaker, this namespace only, fast polling, the webhook on."""
-    values: dict[str, Any] = {
-        "image": {"repository": OPERATOR_IMAGE.rsplit(":", 1)[0],
-                  "tag": OPERATOR_IMAGE.rsplit(":", 1)[1], "pullPolicy": "Never"},
-        "aws": {"region": DEFAULT_REGION},
-        "operator": {
-            "endpointUrl": emulator.endpoint_url,
-            "accountId": DEFAULT_ACCOUNT_ID,
-            "watchNamespaces": [namespace],
-            "pollInterval": 1,
-            "rateLimits": {"create": 50, "describe": 50, "list": 5, "stop": 50},
-            "retryDelay": 2,
-            "maxRetryDelay": 10,
-            "extraEnv": [{"name": "AWS_ACCESS_KEY_ID", "value": "emulator"},
-                         {"name": "AWS_SECRET_ACCESS_KEY", "value": "emulator"}],
-        },
+    """Chart values for the operator under test (chart_values: the image imported into the
+    node, the emulator as SageMaker, this namespace only, fast polling), with rate limits
+    and retries for tests, and the webhook on; ``more`` merged in."""
+    return chart_values(OPERATOR_IMAGE, emulator.endpoint_url, namespace, **merge_values({
+        "operator": {"rateLimits": {"create": 50, "describe": 50, "list": 5, "stop": 50},
+                     "retryDelay": 2, "maxRetryDelay": 10},
         "webhook": {"enabled": True},
-    }  # fmt: skip
-    return _merge(values, more)
-
-
-def _merge(base: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
-    for key, value in more.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            base[key] = _merge(dict(base[key]), value)
-        else:
-            base[key] = value
-    return base
+    }, more))  # fmt: skip
 
 
 @dataclass

@@ -34,13 +34,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 
 from sagemaker_operator.testing import images, processes
 from sagemaker_operator.testing.binaries import NodeBinaries, ensure_node_binaries
 from sagemaker_operator.testing.controlplane import LocalControlPlane
+from sagemaker_operator.testing.emulator import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
 from sagemaker_operator.testing.waiting import wait_until
 
 logger = logging.getLogger(__name__)
@@ -385,6 +386,31 @@ def socket_dir(state: Path) -> Path:
     state folder under pytest's tmp_path exceeds, so a short folder named by its hash."""
     digest = hashlib.sha256(str(state.resolve()).encode()).hexdigest()[:12]
     return Path("/run/sagemaker-operator") / digest
+
+
+def chart_values(image: str, emulator_url: str, namespace: str, **more: Any) -> dict[str, Any]:
+    """Values of the chart for the operator on this node: ``image`` (imported into the node,
+    never pulled), the emulator at ``emulator_url`` as SageMaker, ``namespace`` only, 1 s
+    polling; ``more`` merged in (dicts merged by key, anything else replaced)."""
+    repository, tag = image.rsplit(":", 1)
+    values: dict[str, Any] = {
+        "image": {"repository": repository, "tag": tag, "pullPolicy": "Never"},
+        "aws": {"region": DEFAULT_REGION},
+        "operator": {"endpointUrl": emulator_url, "accountId": DEFAULT_ACCOUNT_ID,
+                     "watchNamespaces": [namespace], "pollInterval": 1,
+                     "extraEnv": [{"name": "AWS_ACCESS_KEY_ID", "value": "emulator"},
+                                  {"name": "AWS_SECRET_ACCESS_KEY", "value": "emulator"}]},
+    }  # fmt: skip
+    return merge_values(values, more)
+
+
+def merge_values(base: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
+    for key, value in more.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            base[key] = merge_values(dict(base[key]), value)
+        else:
+            base[key] = value
+    return base
 
 
 def leftovers(state: Path) -> list[str]:
