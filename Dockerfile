@@ -12,11 +12,14 @@ ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 FROM ${PYTHON_IMAGE} AS build
 WORKDIR /src
 RUN python -m venv /opt/venv
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY operator/ operator/
 # --no-compile: bytecode only for what production imports (the last step below).
+# constraints.txt pins every dependency (`make lock`): the botocore the models were
+# generated from, and the same kopf, kubernetes and pydantic in every build.
 RUN /opt/venv/bin/pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
-    && /opt/venv/bin/pip install --no-cache-dir --no-compile /wheels/sagemaker_operator-*.whl
+    && /opt/venv/bin/pip install --no-cache-dir --no-compile -c constraints.txt \
+         /wheels/sagemaker_operator-*.whl
 # What the operator never runs, removed (sizes measured with kubernetes 35, botocore 1.44):
 # - kubernetes/aio (68 MB): the client's asyncio twin; the operator uses kubernetes.client
 #   and kubernetes.config only (kopf has its own aiohttp client);

@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: venv binaries node-deps node-binaries image generate lint format test test-node demo \
+.PHONY: lock venv binaries node-deps node-binaries image generate lint format test test-node demo \
 	demo-node bench bench-emulator clean
 
 # What the image and the local node need from Debian (installed as root when missing):
@@ -49,6 +49,10 @@ image: venv node-deps
 # The CRD and the pydantic models come from botocore's SageMaker model (pinned in pyproject).
 generate: venv
 	$(BIN)/sagemaker-operator generate
+
+# The image's pinned dependencies (constraints.txt), resolved afresh.
+lock: venv
+	$(BIN)/sagemaker-operator lock
 
 lint: venv
 	$(BIN)/ruff check .

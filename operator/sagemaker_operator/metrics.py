@@ -51,6 +51,19 @@ TICK_DURATION = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 60),
     registry=REGISTRY,
 )
+LIST_PAGES = Histogram(
+    "sagemaker_operator_list_pages",
+    "ListTrainingJobs pages one tracking tick read in a region (its calls)",
+    buckets=(1, 2, 3, 5, 10, 20, 50, 100, 200),
+    registry=REGISTRY,
+)
+TRACKER_DESCRIBES = Counter(
+    "sagemaker_operator_tracker_describes",
+    "DescribeTrainingJob calls of the tracker, by why: ended (once per job), resync (in "
+    "flight, not listed for resync_after) or follow (ended; rules or warm pool not settled)",
+    ["purpose"],
+    registry=REGISTRY,
+)
 RECONCILE_ERRORS = Counter(
     "sagemaker_operator_reconcile_errors",
     "Errors met while reconciling a TrainingJob (every occurrence, retried or not), by reason",

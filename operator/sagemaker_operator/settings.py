@@ -40,6 +40,31 @@ class OperatorSettings(BaseSettings):
         "per retry, with jitter",
     )  # fmt: skip
     max_retry_delay: float = Field(default=300.0, gt=0, description="ceiling of retry_delay")
+    wait_retry_delay: float = Field(
+        default=60.0, gt=0,
+        description="seconds before retrying a create AWS refused for a reason that passes "
+        "(ResourceLimitExceeded, a role IAM has not propagated yet); doubles per retry",
+    )  # fmt: skip
+    max_wait_retry_delay: float = Field(
+        default=600.0, gt=0, description="ceiling of wait_retry_delay"
+    )
+    resync_after: float = Field(
+        default=600.0, gt=0,
+        description="seconds after which a job in flight that no list has shown is described "
+        "(the safety net for changes AWS lists late)",
+    )  # fmt: skip
+    resync_batch: int = Field(
+        default=10, ge=1, description="at most this many such describes per region and tick"
+    )
+    follow_interval: float = Field(
+        default=30.0, gt=0,
+        description="seconds before a finished job whose rule evaluations or warm pool have "
+        "not settled is described again; doubles per describe, up to 300",
+    )  # fmt: skip
+    follow_for: float = Field(
+        default=7200.0, ge=0,
+        description="seconds after its end that such a job is followed at most",
+    )  # fmt: skip
     deletion_policy: Literal["delete", "retain"] = Field(
         default="delete",
         description="on resource deletion: stop the job (delete) or leave it running (retain)",

@@ -225,6 +225,7 @@ def test_the_cli_serves_the_emulator_with_faults_and_phases_from_flags(
             "Training": 30.0,
             "Uploading": 0.5,
             "Stopping": 0.5,
+            "RuleEvaluation": 1.0,
         },
     }
     control.advance_clock(2)

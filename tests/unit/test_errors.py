@@ -46,7 +46,6 @@ def test_throttling_server_errors_and_timeouts_are_retried(code: str, status: in
 @pytest.mark.parametrize(("code", "status"), [
     ("ValidationException", 400),
     ("AccessDeniedException", 400),
-    ("ResourceLimitExceeded", 400),
     ("ResourceInUse", 400),
     ("ResourceNotFound", 400),
     ("SomeFutureClientError", 400),
@@ -57,6 +56,29 @@ def test_client_errors_are_terminal(code: str, status: int) -> None:
     assert not error.retryable
     assert str(error) == f"{code}: the reason"
     assert error.http_status == status
+
+
+@pytest.mark.parametrize(("code", "message"), [
+    ("ResourceLimitExceeded", "The account-level service limit 'Number of concurrent training "
+     "jobs' is 2 Jobs, with current utilization of 2 Jobs"),
+    ("ValidationException", "Could not assume role arn:aws:iam::123456789012:role/New. Please "
+     "ensure that the role exists and allows principal 'sagemaker.amazonaws.com' to assume "
+     "the role."),
+])  # fmt: skip
+def test_a_quota_or_a_role_iam_has_not_propagated_passes_with_time(code: str, message: str) -> None:
+    error = classify(client_error(code, 400, message))
+    assert error.disposition is Disposition.WAIT
+    assert error.passes and not error.retryable
+
+
+def test_not_found_is_read_from_the_error_code_or_sagemakers_exact_answer() -> None:
+    assert classify(client_error("ValidationException", 400, "Requested resource not found."))\
+        .not_found
+    assert classify(client_error("ResourceNotFound", 400, "whatever")).not_found
+    # A message that merely mentions the words is not "not found".
+    assert not classify(client_error("ValidationException", 400,
+                                     "The S3 prefix was not found in bucket x")).not_found
+    assert not classify(client_error("AccessDeniedException", 400, "not found")).not_found
 
 
 @pytest.mark.parametrize("exception", [

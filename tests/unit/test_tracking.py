@@ -18,6 +18,7 @@ from botocore.exceptions import EndpointConnectionError
 from sagemaker_operator.aws.gateway import Page
 from sagemaker_operator.controller.runtime import ResourceRef, Runtime
 from sagemaker_operator.controller.tracking import Tracked, Tracker
+from sagemaker_operator.settings import OperatorSettings
 
 REGION = "us-east-1"
 T0 = datetime.datetime(2026, 11, 28, 12, 0, tzinfo=datetime.UTC)
@@ -50,7 +51,7 @@ class ScriptedSageMaker:
     outage: bool = False
 
     async def jobs_modified_after(
-        self, region: str, moment: datetime.datetime
+        self, region: str, moment: datetime.datetime, **_: Any
     ) -> AsyncIterator[Page]:
         """Two pages, 4 s apart (a slow list): the first job (in creation order), then the rest."""
         self.asked.append(moment)
@@ -68,12 +69,21 @@ class ScriptedSageMaker:
                 if self.jobs[name]["LastModifiedTime"] > moment]  # fmt: skip
 
 
+class Everything(set[tuple[str, str]]):
+    """Every (resource, job) pair: the jobs here are their resources' own."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
 @dataclass
 class Recorder:
     """The runtime's Kubernetes side: status patches and events, recorded."""
 
     gateway: ScriptedSageMaker
     patches: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    settings: OperatorSettings = field(default_factory=OperatorSettings)
+    owned: set[tuple[str, str]] = field(default_factory=Everything)
 
     async def patch_status(self, ref: ResourceRef, status: dict[str, Any]) -> None:
         self.patches.append((ref.name, status))

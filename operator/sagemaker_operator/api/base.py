@@ -45,6 +45,14 @@ class ApiModel(BaseModel):
         return dumped
 
 
+class AnswerModel(ApiModel):
+    """A model of what SageMaker answers (the status): members this model does not know are
+    ignored. AWS adds members to its answers over time, and a newer botocore parses them;
+    tracking must not stop at the first one. Requests (the spec) stay strict."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
 def _to_api(value: Any) -> Any:
     if isinstance(value, ApiModel):
         return value.to_api()

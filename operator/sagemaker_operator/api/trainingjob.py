@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, Field
 
-from sagemaker_operator.api.base import NOT_AN_API_MEMBER, ApiModel
+from sagemaker_operator.api.base import NOT_AN_API_MEMBER, AnswerModel, ApiModel
 
 
 class MetricDefinition(ApiModel):
@@ -345,13 +345,13 @@ class Spec(ApiModel):
     region: str | None = Field(default=None, alias="region", json_schema_extra=NOT_AN_API_MEMBER)
 
 
-class ModelArtifacts(ApiModel):
+class ModelArtifacts(AnswerModel):
     """Information about the Amazon S3 location that is configured for storing model artifacts."""
 
     s3_model_artifacts: str = Field(alias="s3ModelArtifacts", validation_alias=AliasChoices("s3ModelArtifacts", "S3ModelArtifacts"))
 
 
-class SecondaryStatusTransition(ApiModel):
+class SecondaryStatusTransition(AnswerModel):
     """An array element of SecondaryStatusTransitions for DescribeTrainingJob."""
 
     status: str = Field(alias="status", validation_alias=AliasChoices("status", "Status"))
@@ -360,7 +360,7 @@ class SecondaryStatusTransition(ApiModel):
     status_message: str | None = Field(default=None, alias="statusMessage", validation_alias=AliasChoices("statusMessage", "StatusMessage"))
 
 
-class MetricData(ApiModel):
+class MetricData(AnswerModel):
     """The name, value, and date and time of a metric that was emitted to Amazon CloudWatch."""
 
     metric_name: str | None = Field(default=None, alias="metricName", validation_alias=AliasChoices("metricName", "MetricName"))
@@ -368,7 +368,7 @@ class MetricData(ApiModel):
     timestamp: datetime.datetime | None = Field(default=None, alias="timestamp", validation_alias=AliasChoices("timestamp", "Timestamp"))
 
 
-class WarmPoolStatus(ApiModel):
+class WarmPoolStatus(AnswerModel):
     """The status of the warm pool associated with the training job."""
 
     status: str = Field(alias="status", validation_alias=AliasChoices("status", "Status"))
@@ -376,7 +376,7 @@ class WarmPoolStatus(ApiModel):
     reused_by_job: str | None = Field(default=None, alias="reusedByJob", validation_alias=AliasChoices("reusedByJob", "ReusedByJob"))
 
 
-class DebugRuleEvaluationStatus(ApiModel):
+class DebugRuleEvaluationStatus(AnswerModel):
     """Information about the status of the rule evaluation."""
 
     rule_configuration_name: str | None = Field(default=None, alias="ruleConfigurationName", validation_alias=AliasChoices("ruleConfigurationName", "RuleConfigurationName"))
@@ -386,7 +386,7 @@ class DebugRuleEvaluationStatus(ApiModel):
     last_modified_time: datetime.datetime | None = Field(default=None, alias="lastModifiedTime", validation_alias=AliasChoices("lastModifiedTime", "LastModifiedTime"))
 
 
-class ProfilerRuleEvaluationStatus(ApiModel):
+class ProfilerRuleEvaluationStatus(AnswerModel):
     """Information about the status of the rule evaluation."""
 
     rule_configuration_name: str | None = Field(default=None, alias="ruleConfigurationName", validation_alias=AliasChoices("ruleConfigurationName", "RuleConfigurationName"))
@@ -396,7 +396,7 @@ class ProfilerRuleEvaluationStatus(ApiModel):
     last_modified_time: datetime.datetime | None = Field(default=None, alias="lastModifiedTime", validation_alias=AliasChoices("lastModifiedTime", "LastModifiedTime"))
 
 
-class Condition(ApiModel):
+class Condition(AnswerModel):
     """A standard Kubernetes condition (kstatus: Ready, Reconciling, Stalled)."""
 
     type: str = Field(alias="type")
@@ -407,7 +407,7 @@ class Condition(ApiModel):
     observed_generation: int | None = Field(default=None, alias="observedGeneration")
 
 
-class Status(ApiModel):
+class Status(AnswerModel):
     """The TrainingJob status: what SageMaker reports, and conditions."""
 
     training_job_arn: str | None = Field(default=None, alias="trainingJobArn", validation_alias=AliasChoices("trainingJobArn", "TrainingJobArn"))

@@ -2,14 +2,22 @@
 
 Retryable errors are the ones botocore's own standard retry mode retries (throttling,
 5xx, connection errors, request timeouts), judged by botocore's checkers so the two
-never disagree. Everything else is terminal: retrying a ValidationException,
-AccessDenied or ResourceLimitExceeded cannot succeed until the spec or the policy
-changes.
+never disagree. Two 4xx errors pass with time, and are waited out with a long backoff:
+
+- ResourceLimitExceeded: a quota such as concurrent training jobs or instances of a type,
+  freed as other jobs end (SageMaker's "Quotas" page; CreateTrainingJob's errors);
+- ValidationException "Could not assume role": a role just created has not propagated in
+  IAM yet ("changes … are eventually consistent", IAM's troubleshooting guide; the
+  SageMaker Python SDK retries it when it creates the role itself).
+
+Everything else is terminal: retrying a ValidationException or AccessDenied cannot
+succeed until the spec or the policy changes.
 """
 
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +27,16 @@ from botocore.retries import standard
 
 class Disposition(enum.Enum):
     RETRY = "retry"
+    WAIT = "wait"  # passes with time (a quota, IAM propagation): retried with a long backoff
     TERMINAL = "terminal"
+
+
+_WAIT_CODES = frozenset({"ResourceLimitExceeded"})
+_ASSUME_ROLE = re.compile(r"could not assume role|not authorized to assume", re.IGNORECASE)
+# What SageMaker answers for a job that does not exist: ValidationException "Requested
+# resource not found." (Describe/Stop of a training job), or ResourceNotFound elsewhere.
+_NOT_FOUND_CODES = frozenset({"ResourceNotFound", "ResourceNotFoundException"})
+_NOT_FOUND_MESSAGE = re.compile(r"^Requested resource not found|could not find", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -34,6 +51,18 @@ class AwsError:
     @property
     def retryable(self) -> bool:
         return self.disposition is Disposition.RETRY
+
+    @property
+    def passes(self) -> bool:
+        """A 4xx that passes with time: wait it out with a long backoff."""
+        return self.disposition is Disposition.WAIT
+
+    @property
+    def not_found(self) -> bool:
+        """Whether the job named does not exist (deleted, or never created)."""
+        return self.code in _NOT_FOUND_CODES or (
+            self.code == "ValidationException" and bool(_NOT_FOUND_MESSAGE.search(self.message))
+        )
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}" if self.message else self.code
@@ -62,12 +91,16 @@ def classify(error: BaseException) -> AwsError:
         context = standard.RetryContext(
             attempt_number=1, parsed_response=response, http_response=_HttpStatus(status)
         )
-        return AwsError(
-            Disposition.RETRY if _retryable(context) else Disposition.TERMINAL,
-            str(details.get("Code") or "Unknown"),
-            str(details.get("Message") or ""),
-            status,
-        )
+        code, message = str(details.get("Code") or "Unknown"), str(details.get("Message") or "")
+        if _retryable(context):
+            disposition = Disposition.RETRY
+        elif code in _WAIT_CODES or (
+            code == "ValidationException" and _ASSUME_ROLE.search(message)
+        ):
+            disposition = Disposition.WAIT
+        else:
+            disposition = Disposition.TERMINAL
+        return AwsError(disposition, code, message, status)
     if isinstance(error, BotoCoreError):
         context = standard.RetryContext(attempt_number=1, caught_exception=error)
         disposition = Disposition.RETRY if _retryable(context) else Disposition.TERMINAL

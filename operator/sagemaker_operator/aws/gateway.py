@@ -27,7 +27,7 @@ from aiolimiter import AsyncLimiter
 from botocore.config import Config
 
 from sagemaker_operator import metrics
-from sagemaker_operator.aws import servicemodel
+from sagemaker_operator.aws import regions, servicemodel
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -46,6 +46,9 @@ class Page:
 
     summaries: list[dict[str, Any]]
     read_at: datetime.datetime
+    # Where the list goes on (None: this was the last page). A list cut short (throttled)
+    # goes on from here next time, with the same filters.
+    next_token: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,8 +79,11 @@ class SageMakerGateway:
         limits: RateLimits | None = None,
         max_attempts: int = 5,
         workers: int = 16,
+        home_region: str | None = None,
     ) -> None:
         self.endpoint_url = endpoint_url
+        # The operator's own region: jobs may name the regions of its partition only.
+        self.home_region = home_region
         self.limits = limits or RateLimits()
         # Every attempt has a deadline: a connection that goes silent fails after
         # READ_TIMEOUT, and botocore retries it on a new one (botocore's default is 60 s).
@@ -124,16 +130,28 @@ class SageMakerGateway:
         return [{"Key": tag["Key"], "Value": tag.get("Value", "")} for tag in answer["Tags"]]
 
     async def jobs_modified_after(
-        self, region: str, moment: datetime.datetime
-    ) -> AsyncIterator[Page]:
-        """Summaries of every job of the region modified after ``moment``, a page at a time
-        (the caller works on a page while the next is read)."""
+        self, region: str, moment: datetime.datetime, *,
+        created_after: datetime.datetime | None = None, token: str | None = None,
+    ) -> AsyncIterator[Page]:  # fmt: skip
+        """Summaries of every job of the region modified after ``moment`` (and created after
+        ``created_after``), a page at a time, from ``token`` when given (a list cut short).
+
+        SageMaker may read each page of ``MaxResults`` jobs first and filter it after (its
+        API reference says so of StatusEquals; aws-sdk #486, aws-cli #7596 and boto3 #3347
+        report it of LastModifiedTimeAfter): a list then walks every job of the region,
+        oldest first, to find the few that changed. ``CreationTimeAfter`` bounds that walk
+        to the jobs created since; the caller passes the creation of its oldest job.
+        """
         parameters: dict[str, Any] = {
             "LastModifiedTimeAfter": moment,
             "MaxResults": 100,
             "SortBy": "CreationTime",
             "SortOrder": "Ascending",
         }
+        if created_after is not None:
+            parameters["CreationTimeAfter"] = created_after
+        if token is not None:
+            parameters["NextToken"] = token
         while True:
             asked = datetime.datetime.now(datetime.UTC)
             # Each page is a call of its own, rate-limited as such.
@@ -143,7 +161,7 @@ class SageMakerGateway:
                 purpose="poll",
             )  # fmt: skip
             summaries = [dict(summary) for summary in answer["TrainingJobSummaries"]]
-            yield Page(summaries, _server_time(answer) or asked)
+            yield Page(summaries, _server_time(answer) or asked, answer.get("NextToken"))
             if not answer.get("NextToken"):
                 return
             parameters["NextToken"] = answer["NextToken"]
@@ -190,6 +208,8 @@ class SageMakerGateway:
         return self._limiters[key]
 
     def _client(self, region: str, purpose: str) -> SageMakerClient:
+        # Clients are never freed: only a region SageMaker has gets one (aws/regions.py).
+        regions.check(region, self.home_region or region)
         with self._clients_lock:
             client = self._clients.get((region, purpose))
             if client is None:

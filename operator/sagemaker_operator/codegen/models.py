@@ -29,7 +29,7 @@ _TYPES = {
 }
 
 _STATUS_EXTRAS = '''
-class Condition(ApiModel):
+class Condition(AnswerModel):
     """A standard Kubernetes condition (kstatus: Ready, Reconciling, Stalled)."""
 
     type: str = Field(alias="type")
@@ -48,9 +48,10 @@ def snake(name: str) -> str:
 
 
 class ModelWriter:
-    def __init__(self, model: ServiceModel, *, closed_enums: bool) -> None:
+    def __init__(self, model: ServiceModel, *, closed_enums: bool, base: str) -> None:
         self.model = model
         self.closed_enums = closed_enums
+        self.base = base
         self.classes: dict[str, str] = {}
 
     def type_of(self, shape: Shape) -> str:
@@ -71,7 +72,7 @@ class ModelWriter:
             return
         self.classes[name] = ""  # reserve: recursive shapes refer to themselves
         lines = [
-            f"class {name}(ApiModel):",
+            f"class {name}({self.base}):",
             f'    """{_docstring(shape.documentation, name)}"""',
             "",
         ]
@@ -103,7 +104,7 @@ def _docstring(documentation: str | None, fallback: str) -> str:
 
 
 def module_source(model: ServiceModel, header: str) -> str:
-    spec_writer = ModelWriter(model, closed_enums=True)
+    spec_writer = ModelWriter(model, closed_enums=True, base="ApiModel")
     request = model.operation_model("CreateTrainingJob").input_shape
     assert isinstance(request, StructureShape)
     for shape in request.members.values():
@@ -122,11 +123,12 @@ def module_source(model: ServiceModel, header: str) -> str:
         "json_schema_extra=NOT_AN_API_MEMBER)"
     )
 
-    status_writer = ModelWriter(model, closed_enums=False)
+    # Answers: unknown members ignored (AWS adds members; requests stay strict).
+    status_writer = ModelWriter(model, closed_enums=False, base="AnswerModel")
     describe_output = model.operation_model("DescribeTrainingJob").output_shape
     assert isinstance(describe_output, StructureShape)
     status_lines = [
-        "class Status(ApiModel):",
+        "class Status(AnswerModel):",
         '    """The TrainingJob status: what SageMaker reports, and conditions."""',
         "",
     ]
@@ -143,14 +145,14 @@ def module_source(model: ServiceModel, header: str) -> str:
     for name, source in status_writer.classes.items():
         if name not in spec_writer.classes:
             status_classes.append(source)
-        elif spec_writer.classes[name] != source:
+        elif spec_writer.classes[name] != source.replace("(AnswerModel):", "(ApiModel):", 1):
             raise ValueError(f"shape {name} would be two different classes")
     imports = (
         "from __future__ import annotations\n\n"
         "import datetime\n"
         "from typing import Any, Literal\n\n"
         "from pydantic import AliasChoices, Field\n\n"
-        "from sagemaker_operator.api.base import NOT_AN_API_MEMBER, ApiModel\n"
+        "from sagemaker_operator.api.base import NOT_AN_API_MEMBER, AnswerModel, ApiModel\n"
     )
     parts = [
         header + "\n" + imports,

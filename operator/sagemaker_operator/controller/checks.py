@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from sagemaker_operator.api.trainingjob import Spec
+from sagemaker_operator.aws import regions
 from sagemaker_operator.controller.requests import (
     InvalidRequestError,
     Owner,
@@ -42,15 +43,23 @@ class RefusedError(Exception):
         self.message = message
 
 
-def plan_job(spec: Mapping[str, Any], owner: Owner, policy: Policy, default_region: str) -> Planned:
-    """The request for this resource's job, or RefusedError (InvalidSpec, PolicyDenied)."""
+def plan_job(
+    spec: Mapping[str, Any], owner: Owner, policy: Policy, default_region: str,
+    labels: Mapping[str, str] | None = None,
+) -> Planned:  # fmt: skip
+    """The request for this resource's job, or RefusedError (InvalidSpec, PolicyDenied).
+    ``labels`` are the namespace's (needed when the policy selects namespaces by label)."""
     try:
         parsed = Spec.model_validate(dict(spec))
         request = create_request(parsed, owner)
     except (ValidationError, InvalidRequestError) as error:
         raise RefusedError("InvalidSpec", str(error)) from error
     region = parsed.region or default_region
-    denied = policy.violations(owner.namespace, region, request)
+    try:
+        regions.check(region, default_region)
+    except regions.UnknownRegionForPartitionError as error:
+        raise RefusedError("InvalidSpec", str(error)) from error
+    denied = policy.violations(owner.namespace, region, request, labels)
     if denied:
         raise RefusedError("PolicyDenied", "; ".join(denied))
     return Planned(request, region, job_name(parsed, owner))

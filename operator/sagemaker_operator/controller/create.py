@@ -8,18 +8,22 @@ resource's UID is the job an earlier attempt created, adopted silently.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import kopf
+import kubernetes
+import urllib3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sagemaker_operator.aws.errors import classify
 from sagemaker_operator.controller.checks import RefusedError, plan_job
 from sagemaker_operator.controller.finalizer import hold
-from sagemaker_operator.controller.requests import Owner, owned_by
+from sagemaker_operator.controller.ownership import Ownership, creation_time, judge
+from sagemaker_operator.controller.requests import Owner
 from sagemaker_operator.controller.runtime import ResourceRef, Runtime, status_fields
 from sagemaker_operator.status.conditions import (
     status_from_sagemaker,
@@ -48,6 +52,7 @@ async def create_job(
     finalizers: Sequence[str],
     patch: kopf.Patch,
     retry: int = 0,
+    elapsed: float = 0.0,
 ) -> None:
     if status.get("trainingJobArn"):
         return  # created before (an earlier run of this handler): never twice
@@ -63,7 +68,14 @@ async def create_job(
 
     owner = Owner(ref.uid, ref.namespace, ref.name)
     try:
-        planned = plan_job(spec, owner, runtime.policy, runtime.default_region)
+        labels = await asyncio.to_thread(runtime.namespace_labels, ref.namespace)
+    except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError) as error:
+        raise kopf.TemporaryError(
+            f"cannot read namespace {ref.namespace}'s labels for the policy: {error}",
+            delay=runtime.settings.retry_delay,
+        ) from error
+    try:
+        planned = plan_job(spec, owner, runtime.policy, runtime.default_region, labels)
     except RefusedError as refused:
         await stall(refused.reason, refused.message)
         return
@@ -74,6 +86,9 @@ async def create_job(
 
     try:
         arn, described = await _create_or_adopt(runtime, region, name, request, owner)
+    except TagsNotListedError as error:
+        # The job was created for someone, moments ago; its tags will say whom.
+        raise kopf.TemporaryError(str(error), delay=TAG_RETRY_DELAY) from error
     except NameConflictError:
         await stall("NameConflict", f"a training job named {name} already exists in {region} "
                     f"and was not created for this resource ({ref.namespace}/{ref.name}); "
@@ -81,7 +96,13 @@ async def create_job(
         return
     except (ClientError, BotoCoreError) as error:
         failure = classify(error)
-        if not failure.retryable:
+        if failure.passes and (failure.code == "ResourceLimitExceeded"
+                               or elapsed < ASSUME_ROLE_PATIENCE):  # fmt: skip
+            # A quota frees as other jobs end (waited for as long as it takes, a call per
+            # max_wait_retry_delay at most); a new role propagates within minutes.
+            backoff = retry_delay(retry, runtime.settings.wait_retry_delay,
+                                  runtime.settings.max_wait_retry_delay)  # fmt: skip
+        elif not failure.retryable:
             await stall(failure.code, failure.message)
             return
         logger.warning("creating %s in %s failed, will retry: %s", name, region, failure)
@@ -103,6 +124,7 @@ async def create_job(
     fields.update(trainingJobArn=arn, trainingJobName=name, region=region,
                   cloudWatchLogsUrl=logs_url(region, name))  # fmt: skip
     patch.status.update(fields)
+    runtime.owned.add((ref.uid, arn))
     runtime.last_error.pop(ref.uid, None)
     await runtime.event(ref, "Adopted" if described else "Created",
                   f"training job {name} in {region}: {arn}")  # fmt: skip
@@ -110,6 +132,15 @@ async def create_job(
 
 class NameConflictError(Exception):
     """A job of that name exists in the region and was not created for this resource."""
+
+
+class TagsNotListedError(Exception):
+    """A job of that name was created moments ago, and ListTags does not show its tags yet."""
+
+
+TAG_RETRY_DELAY = 5.0  # seconds between looks at a new job's tags
+# Seconds a role that cannot be assumed is taken for one IAM has not propagated yet.
+ASSUME_ROLE_PATIENCE = 3600.0
 
 
 async def _create_or_adopt(
@@ -126,10 +157,15 @@ async def _create_or_adopt(
         if classify(error).code != "ResourceInUse":
             raise
     described = await runtime.gateway.describe_training_job(region, name)
-    tags = await runtime.gateway.list_tags(region, described["TrainingJobArn"])
-    if not owned_by(tags, owner):
+    arn = str(described["TrainingJobArn"])
+    found = judge(await runtime.gateway.list_tags(region, arn), owner.uid,
+                  creation_time(described))  # fmt: skip
+    if found is Ownership.NOT_LISTED_YET:
+        raise TagsNotListedError(f"training job {name} in {region} exists, created moments ago; "
+                                 "its tags are not listed yet, to tell whose it is")  # fmt: skip
+    if found is Ownership.NOT_OURS:
         raise NameConflictError(name)
-    return str(described["TrainingJobArn"]), described
+    return arn, described
 
 
 def logs_url(region: str, name: str) -> str:

@@ -8,9 +8,13 @@ from typing import Any
 import kopf
 import kubernetes
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
 
 from sagemaker_operator.api import GROUP
+from sagemaker_operator.api.trainingjob import Spec
 from sagemaker_operator.aws.errors import classify
+from sagemaker_operator.controller.ownership import Ownership, creation_time, ownership
+from sagemaker_operator.controller.requests import Owner, job_name
 from sagemaker_operator.controller.runtime import ResourceRef, Runtime
 from sagemaker_operator.status.conditions import END_STATES
 
@@ -41,13 +45,26 @@ def deletion_policy(resource: Mapping[str, str], namespace: Mapping[str, str], d
 
 
 async def delete_job(
-    runtime: Runtime, ref: ResourceRef, status: Mapping[str, Any], annotations: Mapping[str, str]
+    runtime: Runtime,
+    ref: ResourceRef,
+    status: Mapping[str, Any],
+    annotations: Mapping[str, str],
+    spec: Mapping[str, Any] | None = None,
 ) -> None:
-    """Return when the resource may go; raise kopf.TemporaryError to be called again."""
+    """Return when the resource may go; raise kopf.TemporaryError to be called again.
+
+    Only a job whose UID tag is this resource's is ever stopped. Without an ARN in status
+    (a crash between create and the status write, or a create whose answer was lost),
+    the job is looked for by the name the create handler would have used, and the
+    resource goes only once no job of its own can be running.
+    """
     runtime.last_error.pop(ref.uid, None)
-    if not status.get("trainingJobArn") or status.get("trainingJobStatus") in END_STATES:
+    if status.get("trainingJobStatus") in END_STATES and status.get("trainingJobArn"):
         return
-    region, name = str(status["region"]), str(status["trainingJobName"])
+    target = _target(runtime, ref, status, spec or {})
+    if target is None:
+        return  # no job could have been created for it
+    region, name = target
     try:
         # The namespace is read only when the resource does not say (its annotation wins).
         namespace_annotations = (
@@ -69,6 +86,15 @@ async def delete_job(
         return
     try:
         described = await runtime.gateway.describe_training_job(region, name)
+        found = await ownership(runtime, region, str(described["TrainingJobArn"]), ref.uid,
+                                creation_time(described))  # fmt: skip
+        if found is Ownership.NOT_LISTED_YET:
+            raise kopf.TemporaryError(f"training job {name} is new; waiting for its tags to "
+                                      "tell whose it is", delay=STOP_CHECK_DELAY)  # fmt: skip
+        if found is Ownership.NOT_OURS:
+            await runtime.event(ref, "NotOwned", f"training job {name} in {region} was not "
+                                "created for this resource: left alone", warning=True)  # fmt: skip
+            return
         job_status = described["TrainingJobStatus"]
         if job_status == "InProgress":
             await runtime.gateway.stop_training_job(region, name)
@@ -77,11 +103,27 @@ async def delete_job(
             return
     except (ClientError, BotoCoreError) as error:
         failure = classify(error)
-        if "not found" in failure.message:
-            return  # the job is gone: nothing to stop
+        if failure.not_found:
+            return  # no such job: nothing to stop
         if not failure.retryable and "is in status" not in failure.message:
             # Not a reason to let the resource go while its job may still run: say so,
             # and try again slowly. The retain annotation releases it.
             await runtime.error_event(ref, failure.code, failure.message)
             raise kopf.TemporaryError(str(failure), delay=6 * STOP_CHECK_DELAY) from error
     raise kopf.TemporaryError(f"waiting for training job {name} to stop", delay=STOP_CHECK_DELAY)
+
+
+def _target(
+    runtime: Runtime, ref: ResourceRef, status: Mapping[str, Any], spec: Mapping[str, Any]
+) -> tuple[str, str] | None:
+    """The region and name of the job this resource may have: from status, or else as the
+    create handler names it (None when its spec could never have made one)."""
+    if status.get("trainingJobArn"):
+        return str(status["region"]), str(status["trainingJobName"])
+    try:
+        parsed = Spec.model_validate(dict(spec))
+    except ValidationError:
+        return None  # refused at create: no job
+    return parsed.region or runtime.default_region, job_name(
+        parsed, Owner(ref.uid, ref.namespace, ref.name)
+    )

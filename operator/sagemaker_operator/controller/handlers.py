@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import datetime
 from typing import Any
 
 import kopf
@@ -90,10 +91,12 @@ async def stop(*, memo: Any, **_: Any) -> None:
 
 @kopf.index(*RESOURCE)
 def inflight(
-    *, namespace: str | None, name: str, uid: str, meta: kopf.Meta, status: kopf.Status, **_: Any
-) -> dict[str, Any] | None:
+    *, namespace: str | None, name: str, uid: str, meta: kopf.Meta, status: kopf.Status,
+    memo: Any, **_: Any,
+) -> dict[str, Any] | None:  # fmt: skip
     tracked = tracked_from(namespace or "", name, uid, meta.get("generation", 1), status,
-                           created=meta.get("creationTimestamp"))  # fmt: skip
+                           created=meta.get("creationTimestamp"),
+                           follow_for=memo.runtime.settings.follow_for)  # fmt: skip
     return None if tracked is None else {tracked.region: tracked}
 
 
@@ -124,12 +127,14 @@ def register_webhook() -> None:
 @kopf.on.create(*RESOURCE)
 async def create(
     *, namespace: str | None, name: str, uid: str, spec: kopf.Spec, status: kopf.Status,
-    meta: kopf.Meta, patch: kopf.Patch, memo: Any, retry: int, **_: Any,
+    meta: kopf.Meta, patch: kopf.Patch, memo: Any, retry: int, runtime: datetime.timedelta,
+    **_: Any,
 ) -> None:  # fmt: skip
     ref = ResourceRef(namespace or "", name, uid)
     await create_job(memo.runtime, ref, spec=spec, status=status,
                      generation=meta.get("generation", 1), resource_version=meta["resourceVersion"],
-                     finalizers=meta.get("finalizers", []), patch=patch, retry=retry)  # fmt: skip
+                     finalizers=meta.get("finalizers", []), patch=patch, retry=retry,
+                     elapsed=runtime.total_seconds())  # fmt: skip
 
 
 def _holds_finalizer(*, meta: kopf.Meta, **_: Any) -> bool:
@@ -138,7 +143,16 @@ def _holds_finalizer(*, meta: kopf.Meta, **_: Any) -> bool:
 
 @kopf.on.delete(*RESOURCE, when=_holds_finalizer)  # so kopf adds no finalizer of its own
 async def delete(
-    *, namespace: str | None, name: str, uid: str, status: kopf.Status,
+    *, namespace: str | None, name: str, uid: str, status: kopf.Status, spec: kopf.Spec,
     annotations: kopf.Annotations, memo: Any, **_: Any,
 ) -> None:  # fmt: skip
-    await delete_job(memo.runtime, ResourceRef(namespace or "", name, uid), status, annotations)
+    await delete_job(memo.runtime, ResourceRef(namespace or "", name, uid), status, annotations,
+                     spec)  # fmt: skip
+
+
+@kopf.on.event(*RESOURCE)
+def forget(*, type: str | None, uid: str, memo: Any, **_: Any) -> None:
+    """A resource gone (with or without the finalizer: a refused one never had it) leaves
+    nothing behind in the operator's memory."""
+    if type == "DELETED":
+        memo.runtime.forget(uid)

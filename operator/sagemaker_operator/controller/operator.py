@@ -13,6 +13,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sagemaker_operator import metrics
+from sagemaker_operator.aws import regions
 from sagemaker_operator.aws.gateway import (
     CONNECT_TIMEOUT,
     READ_TIMEOUT,
@@ -46,6 +47,11 @@ def run(settings: OperatorSettings) -> None:
         raise ConfigurationError(
             "no AWS region: set AWS_REGION (or SAGEMAKER_OPERATOR_REGION, or --region)"
         )
+    try:
+        regions.check(region, region)
+    except regions.UnknownRegionForPartitionError as error:
+        raise ConfigurationError(f"the operator's region: {error}") from error
+    gateway.home_region = region
     gateway.warm_up(region)
     # Replicas must differ: kopf pauses every operator of an equal-priority pair.
     priority = random.SystemRandom().randint(1, 2**31 - 1)

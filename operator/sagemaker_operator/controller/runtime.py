@@ -47,12 +47,20 @@ class Runtime:
     priority: int | None = None
     # The last AWS error event per resource: the same error retried is reported once.
     last_error: dict[str, str] = field(default_factory=dict)
+    # (resource UID, job ARN) pairs known to be the resource's own job: created or adopted
+    # by this process, or whose UID tag was read (controller/ownership.py).
+    owned: set[tuple[str, str]] = field(default_factory=set)
     _custom_objects: Any = None
     _core: Any = None
     _posting: set[asyncio.Task[None]] = field(default_factory=set)
     # Events are posted a few at a time: a thousand of them must not take the threads
     # that status patches need.
     _posting_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
+
+    def forget(self, uid: str) -> None:
+        """Drop what is kept about a resource that is gone."""
+        self.last_error.pop(uid, None)
+        self.owned = {pair for pair in self.owned if pair[0] != uid}
 
     def custom_objects(self) -> Any:
         self.login()
@@ -84,11 +92,17 @@ class Runtime:
         return self.settings.kubernetes_timeout
 
     async def patch_status(self, ref: ResourceRef, status: dict[str, Any]) -> None:
-        """Merge-patch the status subresource (outside kopf's handlers: the tracker)."""
+        """Merge-patch the status subresource (outside kopf's handlers: the tracker).
+
+        The patch carries the resource's UID: metadata.uid cannot change, so the apiserver
+        refuses it (422) when the name now belongs to another resource (deleted and made
+        again), which never inherits the old one's job.
+        """
         api = self.custom_objects()
         await asyncio.to_thread(
             _unread, api.patch_namespaced_custom_object_status,
-            GROUP, VERSION, ref.namespace, PLURAL, ref.name, {"status": status},
+            GROUP, VERSION, ref.namespace, PLURAL, ref.name,
+            {"metadata": {"uid": ref.uid}, "status": status},
             _request_timeout=self.deadline,
         )  # fmt: skip
 
@@ -131,6 +145,14 @@ class Runtime:
             return True
         now = datetime.datetime.now(datetime.UTC)
         return peering.outranked(found.get("status") or {}, priority, now)
+
+    def namespace_labels(self, namespace: str) -> Mapping[str, str] | None:
+        """The namespace's labels when the policy selects namespaces by them (blocking: call
+        it in a thread); None when it does not. Raises ApiException."""
+        if not self.policy.needs_labels:
+            return None
+        found = self.core().read_namespace(namespace, _request_timeout=self.deadline)
+        return dict(found.metadata.labels or {})
 
     async def namespace_annotations(self, namespace: str) -> Mapping[str, str]:
         """The namespace's annotations (where a deletion policy may be set for all in it)."""

@@ -4,9 +4,23 @@ The jobs in flight come from a kopf index of the resources (built from their sta
 a restarted operator resumes without describing anything). Every ``poll_interval`` the
 tracker lists, per region, the jobs modified since its previous list began, and updates
 each resource of ours from its summary. A job that reached an end state is described
-once, for what a summary cannot carry (failure reason, model artifacts, billable time);
-it then leaves the index and is never called again. Status is patched only when it
-changed.
+once, for what a summary cannot carry (failure reason, model artifacts, billable time).
+Status is patched only when it changed.
+
+AWS is not as kind as that sounds, and each of these is bounded:
+
+- a list may read every job of the region and filter after: it is bounded to the jobs
+  created since the oldest job in flight (``CreationTimeAfter``), and a list cut short
+  (throttled) goes on from its NextToken next tick, keeping what it read;
+- a change may be listed late (index lag): a job in flight that no list has shown for
+  ``resync_after`` is described (at most ``resync_batch`` per region and tick);
+- an ended job's rule evaluations and warm pool settle later: it is described again after
+  ``follow_interval``, doubling up to 300 s, until they settle or ``follow_for`` after its
+  end (with the defaults at most 28 describes per job, typically 1-3), then never again;
+- one job's failure (describe refused, status patch refused) is that job's alone: it
+  gets a condition naming the problem or is tried again next tick, and the others go on;
+  a region's failure is that region's alone;
+- a job is tracked only when its UID tag names the resource (controller/ownership.py).
 """
 
 from __future__ import annotations
@@ -19,15 +33,23 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import kubernetes
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sagemaker_operator import metrics
-from sagemaker_operator.aws.errors import classify
+from sagemaker_operator.aws.errors import AwsError, classify
+from sagemaker_operator.aws.gateway import Page
+from sagemaker_operator.controller.ownership import Ownership, ownership
 from sagemaker_operator.controller.runtime import ResourceRef, Runtime, status_fields
 from sagemaker_operator.status.conditions import (
     END_STATES,
+    NOT_OWNED,
+    Verdict,
+    not_owned,
+    settling,
     status_from_sagemaker,
     verdict_for_job,
+    verdict_for_problem,
 )
 
 logger = logging.getLogger(__name__)
@@ -50,6 +72,10 @@ CREATE_CALL = datetime.timedelta(seconds=5)
 # longer is stuck, and only a restart helps.
 STALL_INTERVALS = 5
 STALL_MINIMUM = 60.0
+# The list goes back this much before the oldest job's creation (CreationTimeAfter):
+# the resource's creationTimestamp is Kubernetes' clock, CreationTime SageMaker's.
+CREATION_MARGIN = datetime.timedelta(minutes=1)
+FOLLOW_CEILING = 300.0  # seconds: the longest wait between describes of an ended job
 
 
 @dataclass(frozen=True)
@@ -63,6 +89,18 @@ class Tracked:
     status: Mapping[str, Any]
     # The resource's metadata.creationTimestamp: its job was created later.
     created: str | None = None
+
+    @property
+    def ended(self) -> bool:
+        return self.status.get("trainingJobStatus") in END_STATES
+
+    @property
+    def created_after(self) -> datetime.datetime:
+        """A moment before the job's creation: what bounds the list to the jobs created since."""
+        stamp = self.status.get("creationTime") or self.created
+        if stamp is not None:
+            return _parse(stamp) - CREATION_MARGIN
+        return self.last_change - CREATION_MARGIN
 
     @property
     def last_change(self) -> datetime.datetime:
@@ -88,11 +126,19 @@ def _parse(stamp: Any) -> datetime.datetime:
 
 def tracked_from(
     namespace: str, name: str, uid: str, generation: int, status: Mapping[str, Any],
-    *, created: str | None = None,
+    *, created: str | None = None, follow_for: float = 7200.0,
+    now: datetime.datetime | None = None,
 ) -> Tracked | None:  # fmt: skip
-    """The index entry for a resource, or None when there is no job in flight to track."""
-    if not status.get("trainingJobArn") or status.get("trainingJobStatus") in END_STATES:
+    """The index entry for a resource, or None when there is nothing to track: no job, a
+    job of someone else, or an ended job that settled (or ended ``follow_for`` ago)."""
+    if not status.get("trainingJobArn") or not_owned(status):
         return None
+    if status.get("trainingJobStatus") in END_STATES:
+        ended = status.get("trainingEndTime") or status.get("lastModifiedTime")
+        moment = now or datetime.datetime.now(datetime.UTC)
+        if not settling(status) or (ended is not None and (moment - _parse(ended))
+                                    .total_seconds() > follow_for):  # fmt: skip
+            return None
     return Tracked(
         ResourceRef(namespace, name, uid),
         str(status["region"]),
@@ -103,13 +149,27 @@ def tracked_from(
     )
 
 
+@dataclass(frozen=True)
+class _Resume:
+    """A list cut short: where it goes on, with the filters it was asked with."""
+
+    since: datetime.datetime
+    created_after: datetime.datetime | None
+    token: str
+    read_at: datetime.datetime  # its first page's reading
+
+
+class _DroppedError(Exception):
+    """A job's update gave up for good (its resource is gone or now another)."""
+
+
 class Tracker:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self._since: dict[str, datetime.datetime] = {}
         self._known: dict[str, set[str]] = {}
         # Jobs whose end state is written: the index may hold them a moment longer (until
-        # it sees the status patch), but they must not be described again.
+        # it sees the status patch), but they must not be listed again.
         self._finished: dict[str, set[str]] = {}
         # The last list's summaries of jobs the index did not hold (yet): a job created just
         # before a tick is listed before its resource shows the ARN. When it joins the
@@ -118,6 +178,16 @@ class Tracker:
         # The jobs the last tick tried (when it failed, they are not known yet): the quick
         # look at an idle index must not retry a failing tick every second.
         self._attempted: dict[str, set[str]] = {}
+        # Updates that failed (a status patch refused, a describe throttled): tried again
+        # next tick from the same summary, without listing back for them.
+        self._retry: dict[str, dict[str, Mapping[str, Any]]] = {}
+        self._resume: dict[str, _Resume] = {}
+        # When each job's state was last read (a list or a describe; time.monotonic()).
+        self._seen: dict[tuple[str, str], float] = {}
+        # Ended jobs still settling: when to describe them next, and the wait after that.
+        self._follow: dict[tuple[str, str], tuple[float, float]] = {}
+        # Jobs whose ownership is settled this run (ours, or refused as someone else's).
+        self._verified: set[tuple[str, str]] = set()
         # When the last tick ended (time.monotonic()), well or not: liveness reads it.
         self.last_finished = time.monotonic()
 
@@ -167,28 +237,98 @@ class Tracker:
         for region in list(inflight):
             seen = (self._known.get(region, set()) | self._finished.get(region, set())
                     | self._attempted.get(region, set()))  # fmt: skip
-            if any(tracked.job_name not in seen for tracked in inflight.get(region, [])):
+            if any(tracked.job_name not in seen and not tracked.ended
+                   for tracked in inflight.get(region, [])):  # fmt: skip
                 return True
         return False
 
     async def tick(self, inflight: Mapping[str, Iterable[Tracked]]) -> None:
+        """One tick in every region; a region that fails (AWS, or a bug) is that region's
+        failure alone, logged, and tried again next tick."""
         for region in list(inflight):
             jobs = {tracked.job_name: tracked for tracked in inflight.get(region, [])}
-            if jobs:
-                try:
-                    await self._tick_region(region, jobs)
-                except (ClientError, BotoCoreError) as error:
-                    # botocore has retried already; the next tick tries again.
-                    failure = classify(error)
-                    metrics.RECONCILE_ERRORS.labels(failure.code).inc()
-                    logger.warning("tracking jobs in %s failed: %s", region, failure)
+            if not jobs:
+                continue
+            try:
+                await self._tick_region(region, jobs)
+            except (ClientError, BotoCoreError) as error:
+                # botocore has retried already; the next tick tries again.
+                failure = classify(error)
+                metrics.RECONCILE_ERRORS.labels(failure.code).inc()
+                logger.warning("tracking jobs in %s failed: %s", region, failure)
+            except Exception:
+                metrics.RECONCILE_ERRORS.labels("TrackingError").inc()
+                logger.exception("tracking jobs in %s failed; the other regions go on", region)
 
     async def _tick_region(self, region: str, jobs: dict[str, Tracked]) -> None:
         finished = self._finished.setdefault(region, set())
         finished.intersection_update(jobs)  # forget those the index has let go
-        jobs = {name: tracked for name, tracked in jobs.items() if name not in finished}
-        if not jobs:
-            return
+        for key in [key for key in self._seen if key[0] == region and key[1] not in jobs]:
+            self._seen.pop(key, None)
+            self._follow.pop(key, None)
+        ended = {name: tracked for name, tracked in jobs.items() if tracked.ended}
+        active = {name: tracked for name, tracked in jobs.items()
+                  if name not in finished and not tracked.ended}  # fmt: skip
+        active = await self._ours(region, active)
+        ended = await self._ours(region, ended)
+        try:
+            if active:
+                await self._list_region(region, active)
+        finally:
+            # The safety nets run whatever the list did (it may be what fails, for good).
+            await self._resync(region, active)
+            await self._follow_ended(region, ended)
+
+    async def _ours(self, region: str, jobs: dict[str, Tracked]) -> dict[str, Tracked]:
+        """The jobs whose UID tag names their resource (one ListTags for each job this run
+        did not create or check yet); a job of someone else's is refused, once."""
+        unverified = [tracked for tracked in jobs.values()
+                      if (tracked.ref.uid, str(tracked.status["trainingJobArn"]))
+                      not in self._verified]  # fmt: skip
+        if not unverified:
+            return jobs
+        slots = asyncio.Semaphore(CONCURRENT_UPDATES)
+
+        async def check(tracked: Tracked) -> Ownership | None:
+            arn = str(tracked.status["trainingJobArn"])
+            async with slots:
+                try:
+                    return await ownership(self.runtime, region, arn, tracked.ref.uid,
+                                           _stamp(tracked.status.get("creationTime")))  # fmt: skip
+                except (ClientError, BotoCoreError) as error:
+                    logger.warning("cannot read the tags of %s: %s", arn, classify(error))
+                    return None
+
+        found = await asyncio.gather(*(check(tracked) for tracked in unverified))
+        kept = dict(jobs)
+        for tracked, owner in zip(unverified, found, strict=True):
+            key = (tracked.ref.uid, str(tracked.status["trainingJobArn"]))
+            if owner is Ownership.OURS:
+                self._verified.add(key)
+                continue
+            kept.pop(tracked.job_name)  # not this tick: not ours, or not known yet
+            if owner is Ownership.NOT_OURS:
+                self._verified.add(key)
+                await self._refuse(tracked)
+        return kept
+
+    async def _refuse(self, tracked: Tracked) -> None:
+        arn = tracked.status["trainingJobArn"]
+        message = (f"status.trainingJobArn {arn} names a job whose tags do not name this "
+                   "resource's UID: it was not created for this resource, and the operator "
+                   "neither tracks nor stops it")  # fmt: skip
+        logger.warning("%s/%s: %s", tracked.ref.namespace, tracked.ref.name, message)
+        verdict = verdict_for_problem(NOT_OWNED, message, retrying=False)
+        fields = status_fields(None, verdict, tracked.generation,
+                               tracked.status.get("conditions") or [])  # fmt: skip
+        try:
+            await self.runtime.patch_status(tracked.ref, fields)
+        except Exception as error:  # tried again after a restart; logged meanwhile
+            logger.warning("could not mark %s/%s %s: %s", tracked.ref.namespace,
+                           tracked.ref.name, NOT_OWNED, error)  # fmt: skip
+        await self.runtime.error_event(tracked.ref, NOT_OWNED, message)
+
+    async def _list_region(self, region: str, jobs: dict[str, Tracked]) -> None:
         known = self._known.setdefault(region, set())
         self._attempted[region] = set(jobs)
         unclaimed = self._unclaimed.get(region, {})
@@ -198,69 +338,222 @@ class Tracker:
         # began, where the list below starts; no need to go back to its creation.
         catch_up = {tracked.job_name: unclaimed[tracked.job_name] for tracked in new
                     if tracked.job_name in unclaimed}  # fmt: skip
+        retry = {name: summary for name, summary in self._retry.pop(region, {}).items()
+                 if name in jobs}  # fmt: skip
         since = self._since.get(region)
         unseen = [tracked for tracked in new if tracked.job_name not in catch_up]
         if unseen:  # changes of a job the index did not hold yet may lie before `since`
             earliest = min(tracked.last_change for tracked in unseen)
             since = earliest if since is None else min(since, earliest)
         assert since is not None
-        slots = asyncio.Semaphore(CONCURRENT_UPDATES)
-
-        async def update(tracked: Tracked, summary: Mapping[str, Any]) -> None:
-            async with slots:
-                await self._update(tracked, summary)
+        # Only jobs created since the oldest in flight can be ours: the rest of the
+        # region's history is never read, however the list filters.
+        created_after = min(tracked.created_after for tracked in jobs.values())
+        resume = self._resume.pop(region, None)
+        if resume is not None and (
+            resume.since > since
+            or (resume.created_after is not None and resume.created_after > created_after)
+        ):
+            resume = None  # a job joined that the cut list would not cover: list afresh
+        if resume is not None:
+            since, created_after = resume.since, resume.created_after or created_after
+        now = time.monotonic()
+        for name in jobs:
+            self._seen.setdefault((region, name), now)
 
         began = time.monotonic()
+        pages: list[Page] = []
+        cut: BaseException | None = None
         with metrics.TICK_DURATION.labels(region).time():
             # Every page first, then the writes: pages read while writes compete for the
             # CPU take seconds, and every change made meanwhile is listed again next tick.
-            pages = [page async for page in
-                     self.runtime.gateway.jobs_modified_after(region, since - OVERLAP)]  # fmt: skip
+            try:
+                async for page in self.runtime.gateway.jobs_modified_after(
+                    region, since - OVERLAP, created_after=created_after,
+                    token=resume.token if resume else None,
+                ):  # fmt: skip
+                    pages.append(page)
+            except (ClientError, BotoCoreError) as error:
+                cut = error
+                token = pages[-1].next_token if pages else (resume.token if resume else None)
+                refused_token = not pages and resume is not None and not classify(error).retryable
+                if token is not None and not refused_token:
+                    first = resume.read_at if resume else pages[0].read_at
+                    self._resume[region] = _Resume(since, created_after, token, first)
+            metrics.LIST_PAGES.observe(len(pages))
             summaries = [summary for page in pages for summary in page.summaries]
             latest = {summary["TrainingJobName"]: summary for summary in summaries}
+            listed = time.monotonic()
+            for name in latest:
+                if name in jobs:
+                    self._seen[(region, name)] = listed
             # The longest waiting first (the semaphore lets them through in that order).
-            ours = sorted((summary for name, summary in (catch_up | latest).items()
+            ours = sorted((summary for name, summary in (retry | catch_up | latest).items()
                            if name in jobs), key=_modified)  # fmt: skip
-            outcomes = await asyncio.gather(
-                *(update(jobs[summary["TrainingJobName"]], summary) for summary in ours),
-                return_exceptions=True,
-            )
-        failed = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+            await self._update_all(region, jobs, ours)
         logger.log(logging.INFO if ours else logging.DEBUG,
                    "tracked %s: %d jobs changed since %s (%d pages), %d of ours, in %.1f s",
                    region, len(summaries), (since - OVERLAP).isoformat(timespec="seconds"),
                    len(pages), len(ours), time.monotonic() - began)  # fmt: skip
-        if failed:  # the others are written; `since` stays, so the next tick sees these again
-            raise failed[0]
+        if cut is not None:  # what was read is written; the list goes on next tick
+            raise cut
         # Every change up to the first page's reading was seen; a later one (possibly to a
         # job on a page read before it) is found by listing from there.
-        # Only now, all written: a failed tick is tried again from the same point.
-        self._since[region] = max(since, pages[0].read_at)
+        first_read = resume.read_at if resume else pages[0].read_at
+        self._since[region] = max(since, first_read)
         known.clear()
         known.update(jobs)
         self._unclaimed[region] = {name: summary for name, summary in latest.items()
                                    if name not in jobs}  # fmt: skip
 
-    async def _update(self, tracked: Tracked, summary: Mapping[str, Any]) -> None:
+    async def _update_all(
+        self, region: str, jobs: Mapping[str, Tracked], summaries: list[Mapping[str, Any]]
+    ) -> None:
+        """Update each job from its summary; a failure is the job's alone: tried again next
+        tick (kept in _retry), or dropped when its resource is gone."""
+        slots = asyncio.Semaphore(CONCURRENT_UPDATES)
+
+        async def update(summary: Mapping[str, Any]) -> None:
+            name = str(summary["TrainingJobName"])
+            async with slots:
+                try:
+                    await self._update(jobs[name], summary)
+                except _DroppedError:
+                    pass
+                except Exception as error:
+                    self._retry.setdefault(region, {})[name] = summary
+                    reason = (classify(error).code if isinstance(error, ClientError | BotoCoreError)
+                              else type(error).__name__)  # fmt: skip
+                    metrics.RECONCILE_ERRORS.labels(reason).inc()
+                    ref = jobs[name].ref
+                    logger.warning("updating %s/%s failed (tried again next tick): %s",
+                                   ref.namespace, ref.name, error)  # fmt: skip
+
+        await asyncio.gather(*(update(summary) for summary in summaries))
+
+    async def _resync(self, region: str, jobs: Mapping[str, Tracked]) -> None:
+        """Describe the jobs in flight no list has shown for ``resync_after`` (a change
+        listed late, or never), the longest unseen first, at most ``resync_batch``."""
+        settings = self.runtime.settings
+        now = time.monotonic()
+        seen = {name: self._seen.get((region, name), now) for name in jobs}
+        stale = sorted((moment, name) for name, moment in seen.items()
+                       if now - moment > settings.resync_after)  # fmt: skip
+        for _, name in stale[: settings.resync_batch]:
+            tracked = jobs[name]
+            metrics.TRACKER_DESCRIBES.labels("resync").inc()
+            try:
+                answer = await self.runtime.gateway.describe_training_job(region, name,
+                                                                          polling=True)  # fmt: skip
+            except (ClientError, BotoCoreError) as error:
+                await self._describe_failed(tracked, classify(error), None)
+                self._seen[(region, name)] = time.monotonic()
+                continue
+            self._seen[(region, name)] = time.monotonic()
+            await self._guarded(tracked, answer, described=True)
+
+    async def _follow_ended(self, region: str, jobs: Mapping[str, Tracked]) -> None:
+        """Describe the ended jobs still settling when their time comes."""
+        now = time.monotonic()
+        for name, tracked in jobs.items():
+            key = (region, name)
+            due, wait = self._follow.get(key, (now, self.runtime.settings.follow_interval))
+            if due > now:
+                continue
+            metrics.TRACKER_DESCRIBES.labels("follow").inc()
+            self._follow[key] = (now + wait, min(wait * 2, FOLLOW_CEILING))
+            try:
+                answer = await self.runtime.gateway.describe_training_job(region, name,
+                                                                          polling=True)  # fmt: skip
+            except (ClientError, BotoCoreError) as error:
+                logger.warning("following %s (ended) failed: %s", name, classify(error))
+                continue
+            await self._guarded(tracked, answer, described=True)
+
+    async def _guarded(
+        self, tracked: Tracked, answer: Mapping[str, Any], *, described: bool
+    ) -> None:
+        try:
+            await self._update(tracked, answer, described=described)
+        except _DroppedError:
+            pass
+        except Exception as error:
+            metrics.RECONCILE_ERRORS.labels(type(error).__name__).inc()
+            logger.warning("updating %s/%s failed: %s", tracked.ref.namespace, tracked.ref.name,
+                           error)  # fmt: skip
+
+    async def _update(
+        self, tracked: Tracked, summary: Mapping[str, Any], *, described: bool = False
+    ) -> None:
         answer: Mapping[str, Any] = summary
-        if summary.get("TrainingJobStatus") in END_STATES:
-            answer = await self.runtime.gateway.describe_training_job(
-                tracked.region, tracked.job_name, polling=True
-            )
+        problem: AwsError | None = None
+        if summary.get("TrainingJobStatus") in END_STATES and not described:
+            metrics.TRACKER_DESCRIBES.labels("ended").inc()
+            try:
+                answer = await self.runtime.gateway.describe_training_job(
+                    tracked.region, tracked.job_name, polling=True
+                )
+            except (ClientError, BotoCoreError) as error:
+                problem = classify(error)
+                if problem.retryable:
+                    raise
+                # Refused for good (deleted, or denied by a tag condition): the summary
+                # still says how it ended; the details are missing, and the status says why.
         job = status_from_sagemaker(answer)
-        fields = status_fields(job, verdict_for_job(job), tracked.generation,
+        verdict = verdict_for_job(job)
+        if problem is not None:
+            verdict = Verdict(verdict.ready, verdict.reconciling, verdict.stalled, verdict.reason,
+                              f"{verdict.message} (DescribeTrainingJob refused: {problem}; the "
+                              "status shows the list's summary only)")  # fmt: skip
+            await self.runtime.error_event(tracked.ref, problem.code, problem.message)
+        fields = status_fields(job, verdict, tracked.generation,
                                tracked.status.get("conditions") or [])  # fmt: skip
         if _changed(tracked.status, fields):
-            await self.runtime.patch_status(tracked.ref, fields)
+            await self._patch(tracked, fields)
             metrics.observe_status_lag(summary.get("LastModifiedTime"))
             await self._announce(tracked, fields)
-        if job.training_job_status in END_STATES:  # written: never described again
+        key = (tracked.region, tracked.job_name)
+        if job.training_job_status in END_STATES:  # written: never listed again
             self._finished.setdefault(tracked.region, set()).add(tracked.job_name)
+            if key not in self._follow and settling(fields):
+                wait = self.runtime.settings.follow_interval
+                self._follow[key] = (time.monotonic() + wait, min(wait * 2, FOLLOW_CEILING))
+
+    async def _describe_failed(self, tracked: Tracked, failure: AwsError,
+                               summary: Mapping[str, Any] | None) -> None:  # fmt: skip
+        """A describe of a job in flight refused: the job's conditions say so (Reconciling:
+        the job runs on, as far as anyone knows)."""
+        metrics.RECONCILE_ERRORS.labels(failure.code).inc()
+        if failure.retryable:
+            return
+        message = f"DescribeTrainingJob {tracked.job_name} refused: {failure}"
+        verdict = verdict_for_problem(failure.code, message, retrying=True)
+        fields = status_fields(None, verdict, tracked.generation,
+                               tracked.status.get("conditions") or [])  # fmt: skip
+        if _changed(tracked.status, fields):
+            try:
+                await self._patch(tracked, fields)
+            except _DroppedError:
+                return
+        await self.runtime.error_event(tracked.ref, failure.code, message)
+
+    async def _patch(self, tracked: Tracked, fields: dict[str, Any]) -> None:
+        """Write the status; _DroppedError when the resource is gone or is now another one."""
+        try:
+            await self.runtime.patch_status(tracked.ref, fields)
+        except kubernetes.client.ApiException as error:
+            if error.status == 404 or (error.status == 422 and "uid" in str(error.body)):
+                logger.info("%s/%s is gone (or another resource now): not updated",
+                            tracked.ref.namespace, tracked.ref.name)  # fmt: skip
+                raise _DroppedError from error
+            raise
 
     async def _announce(self, tracked: Tracked, fields: Mapping[str, Any]) -> None:
         before = tracked.status.get("secondaryStatus")
         after = fields.get("secondaryStatus")
         job_status = fields.get("trainingJobStatus")
+        if job_status == tracked.status.get("trainingJobStatus") and after == before:
+            return  # after the end (rules, warm pool), or a condition: no new state to tell
         if job_status == "Failed":
             await self.runtime.event(tracked.ref, "Failed", str(fields.get("failureReason", "")),
                                warning=True)  # fmt: skip
@@ -268,6 +561,10 @@ class Tracker:
             await self.runtime.event(tracked.ref, str(job_status), f"{job_status} ({after})")
         elif after != before:
             await self.runtime.event(tracked.ref, str(after), f"{before} → {after}")
+
+
+def _stamp(value: Any) -> datetime.datetime | None:
+    return _parse(value) if value else None
 
 
 def _modified(summary: Mapping[str, Any]) -> datetime.datetime:

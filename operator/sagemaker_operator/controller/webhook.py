@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import kopf
+import kubernetes
+import urllib3
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -34,8 +36,13 @@ LOCAL_CONFIGURATION = "sagemaker-operator.dev"
 def check(runtime: Runtime, namespace: str, name: str, spec: Mapping[str, Any]) -> None:
     """Raise kopf.AdmissionError with the message the operator would put in status."""
     try:
+        labels = runtime.namespace_labels(namespace)
+    except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError) as error:
+        raise kopf.AdmissionError(f"cannot read namespace {namespace}'s labels for the policy: "
+                                  f"{error}", code=503) from error  # fmt: skip
+    try:
         plan_job(spec, Owner(ADMISSION_UID, namespace, name), runtime.policy,
-                 runtime.default_region)  # fmt: skip
+                 runtime.default_region, labels)  # fmt: skip
     except RefusedError as refused:
         raise kopf.AdmissionError(str(refused), code=422) from refused
 

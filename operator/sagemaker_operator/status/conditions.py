@@ -25,6 +25,31 @@ from sagemaker_operator.api.trainingjob import Condition, Status
 
 READY, RECONCILING, STALLED = "Ready", "Reconciling", "Stalled"
 END_STATES = frozenset({"Completed", "Failed", "Stopped"})
+# The reason of a resource whose status names a job not created for it (its UID tag).
+NOT_OWNED = "NotOwned"
+# What still changes after a job's end: Debugger and Profiler rule evaluations usually end
+# after the job does, and a warm pool stays Available (or InUse) until its keep-alive ends
+# (DescribeTrainingJob's DebugRuleEvaluationStatuses, ProfilerRuleEvaluationStatuses and
+# WarmPoolStatus in the API reference).
+_RULES_RUNNING = frozenset({"InProgress", "Stopping"})
+_WARM_POOL_HELD = frozenset({"Available", "InUse"})
+
+
+def settling(status: Mapping[str, Any]) -> bool:
+    """Whether an ended job's status (as the resource holds it) may still change."""
+    for member in ("debugRuleEvaluationStatuses", "profilerRuleEvaluationStatuses"):
+        for rule in status.get(member) or []:
+            if rule.get("ruleEvaluationStatus") in _RULES_RUNNING:
+                return True
+    return (status.get("warmPoolStatus") or {}).get("status") in _WARM_POOL_HELD
+
+
+def not_owned(status: Mapping[str, Any]) -> bool:
+    """Whether the resource was found to name a job of someone else (never tracked again)."""
+    return any(condition.get("type") == STALLED and condition.get("status") == "True"
+               and condition.get("reason") == NOT_OWNED
+               for condition in status.get("conditions") or [])  # fmt: skip
+
 
 _STATUS_API_NAMES = {api_name(field.alias or name) for name, field in Status.model_fields.items()}
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from sagemaker_operator import codegen
 from sagemaker_operator.demo import DemoError, run_demo
+from sagemaker_operator.testing import lock
 from sagemaker_operator.testing.binaries import (
     BinariesError,
     ensure_binaries,
@@ -112,6 +113,12 @@ def add_commands(commands: Any) -> None:
         "--check", action="store_true", help="write nothing; fail if the committed files are stale"
     )
     generate.set_defaults(run=_generate)
+
+    lock = commands.add_parser(
+        "lock", help="resolve the image's pinned dependencies into constraints.txt"
+    )
+    lock.add_argument("--root", type=Path, default=Path(), help="the repository root")
+    lock.set_defaults(run=_lock)
 
     demo = commands.add_parser(
         "demo", help="run the examples end to end on a local control plane and the emulator"
@@ -248,6 +255,11 @@ def _generate(arguments: argparse.Namespace) -> int:
         f"{sum(stats.constraints.values())} schema constraints, {stats.cel_rules} CEL rules, "
         f"{len(stats.operator_checks)} checks left to the operator"
     )
+    return 0
+
+
+def _lock(arguments: argparse.Namespace) -> int:
+    print(f"wrote {lock.write(arguments.root)}")
     return 0
 
 

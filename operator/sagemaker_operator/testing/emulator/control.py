@@ -40,7 +40,7 @@ class EmulatorControl:
         self._call("POST", "reset")
 
     def set_faults(self, **settings: Any) -> dict[str, Any]:
-        """throttle_rate, error_rate, latency, throttle_operations, refuse_connections_for."""
+        """Any of the fields of emulator.faults.Faults, and refuse_connections_for."""
         faults: dict[str, Any] = self._call("POST", "faults", settings)
         return faults
 
@@ -65,13 +65,24 @@ class EmulatorControl:
         )
         return answer
 
+    def seed(self, count: int, region: str | None = None, years: float = 3.0) -> int:
+        """Add ``count`` old Completed jobs (created over the last ``years``) to a region;
+        returns how many jobs it holds."""
+        payload: dict[str, Any] = {"count": count, "years": years}
+        if region is not None:
+            payload["region"] = region
+        return int(self._call("POST", "seed", payload, timeout=300)["jobs"])
+
     def fail_job(self, name: str, reason: str, region: str | None = None) -> None:
         payload: dict[str, Any] = {"reason": reason}
         if region is not None:
             payload["region"] = region
         self._call("POST", f"jobs/{name}/fail", payload)
 
-    def _call(self, method: str, route: str, payload: dict[str, Any] | None = None) -> Any:
+    def _call(
+        self, method: str, route: str, payload: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> Any:  # fmt: skip
         data = json.dumps(payload).encode() if payload is not None else None
         request = urllib.request.Request(  # noqa: S310 - the URL is the emulator's own
             f"{self.endpoint_url}/_emulator/{route}",
@@ -80,7 +91,7 @@ class EmulatorControl:
             headers={"Content-Type": "application/json"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=timeout or self.timeout) as response:  # noqa: S310
                 return json.loads(response.read())
         except urllib.error.HTTPError as error:
             detail = error.read().decode(errors="replace")

@@ -9,6 +9,8 @@ from collections import Counter
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+_SECONDS = ("listing_delay", "tag_listing_delay", "role_propagation_delay")
+
 
 @dataclass
 class Faults:
@@ -19,6 +21,25 @@ class Faults:
     named operations (empty: all). ``rate_limits`` is AWS's own kind of throttling: at
     most so many calls per second of an operation (a token bucket holding one second's
     worth), beyond which calls are throttled. ``refuse_connections_for`` is applied once.
+
+    AWS as it is documented or reported to behave, each off by default (README, "The
+    emulator's switches", cites the sources):
+
+    - ``filter_after_paging``: ListTrainingJobs reads a page of ``MaxResults`` jobs (by
+      the sort, CreationTime bounds applied first) and filters it after, so a filtered
+      list may answer empty pages with a NextToken;
+    - ``listing_delay``: a job's change shows in ListTrainingJobs only so many seconds
+      after it happened (index lag); Describe shows it at once;
+    - ``tag_listing_delay``: ListTags answers no tags for a job created less than so many
+      seconds ago;
+    - ``new_answer_members``: Describe and List answers carry members this botocore does
+      not know (AWS's newer model), at the top and in nested structures;
+    - ``max_concurrent_jobs``: CreateTrainingJob answers ResourceLimitExceeded while so
+      many jobs of the region are InProgress (0: no limit);
+    - ``role_propagation_delay``: CreateTrainingJob answers "could not assume role" for a
+      role until so many seconds after the emulator first saw it (IAM propagation);
+    - ``denied``: operation → job names refused with AccessDeniedException (a tag
+      condition in the caller's IAM policy).
     """
 
     throttle_rate: float = 0.0
@@ -26,6 +47,13 @@ class Faults:
     latency: float = 0.0
     throttle_operations: list[str] = field(default_factory=list)
     rate_limits: dict[str, float] = field(default_factory=dict)
+    filter_after_paging: bool = False
+    listing_delay: float = 0.0
+    tag_listing_delay: float = 0.0
+    new_answer_members: bool = False
+    max_concurrent_jobs: int = 0
+    role_propagation_delay: float = 0.0
+    denied: dict[str, list[str]] = field(default_factory=dict)
 
     def update(self, settings: dict[str, Any]) -> None:
         known = {item.name for item in fields(self)}
@@ -35,12 +63,22 @@ class Faults:
         for name in ("throttle_rate", "error_rate"):
             if name in settings and not 0.0 <= float(settings[name]) <= 1.0:
                 raise ValueError(f"{name} must be a probability between 0 and 1")
-        for name in ("latency", "refuse_connections_for"):
+        for name in ("latency", "refuse_connections_for", *_SECONDS, "max_concurrent_jobs"):
             if name in settings and float(settings[name] or 0) < 0:
                 raise ValueError(f"{name} cannot be negative")
-        for name in ("throttle_rate", "error_rate", "latency"):
+        for name in ("throttle_rate", "error_rate", "latency", *_SECONDS):
             if name in settings:
                 setattr(self, name, float(settings[name]))
+        for name in ("filter_after_paging", "new_answer_members"):
+            if name in settings:
+                if not isinstance(settings[name], bool):
+                    raise ValueError(f"{name} must be true or false")
+                setattr(self, name, settings[name])
+        if "max_concurrent_jobs" in settings:
+            self.max_concurrent_jobs = int(settings["max_concurrent_jobs"])
+        self._update_lists(settings)
+
+    def _update_lists(self, settings: dict[str, Any]) -> None:
         if "throttle_operations" in settings:
             self.throttle_operations = [str(item) for item in settings["throttle_operations"]]
         if "rate_limits" in settings:
@@ -50,6 +88,9 @@ class Faults:
             if any(rate <= 0 for rate in limits.values()):
                 raise ValueError("rate_limits must be positive calls per second")
             self.rate_limits = limits
+        if "denied" in settings:
+            self.denied = {str(operation): [str(name) for name in names]
+                           for operation, names in dict(settings["denied"]).items()}  # fmt: skip
 
     def as_dict(self) -> dict[str, Any]:
         return {item.name: getattr(self, item.name) for item in fields(self)}
@@ -99,6 +140,12 @@ class FaultInjector:
     def latency(self) -> float:
         with self._lock:
             return self.faults.latency
+
+    def current(self) -> Faults:
+        """A copy of the faults now in force (the operations read their switches here)."""
+        with self._lock:
+            return Faults(**{item.name: getattr(self.faults, item.name)
+                             for item in fields(self.faults)})  # fmt: skip
 
     def record(self, operation: str, outcome: str) -> None:
         with self._lock:

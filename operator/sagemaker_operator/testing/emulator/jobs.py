@@ -17,12 +17,13 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from sagemaker_operator.testing.emulator.clock import Clock
+from sagemaker_operator.testing.emulator.faults import Faults
 
 PHASES = ("Starting", "Downloading", "Training", "Uploading")
 PROFILES: Mapping[str, Mapping[str, float]] = MappingProxyType(
@@ -35,6 +36,7 @@ PROFILES: Mapping[str, Mapping[str, float]] = MappingProxyType(
                 "Training": 1.0,
                 "Uploading": 0.5,
                 "Stopping": 0.5,
+                "RuleEvaluation": 1.0,
             }
         ),
         # Close to a small real job (minutes): for demos and benchmarks.
@@ -45,11 +47,14 @@ PROFILES: Mapping[str, Mapping[str, float]] = MappingProxyType(
                 "Training": 300.0,
                 "Uploading": 20.0,
                 "Stopping": 30.0,
+                # Debugger and profiler rules run as processing jobs that end after the
+                # training job does (minutes, in AWS's examples).
+                "RuleEvaluation": 120.0,
             }
         ),
     }
 )
-PHASE_NAMES = (*PHASES, "Stopping")
+PHASE_NAMES = (*PHASES, "Stopping", "RuleEvaluation")
 END_STATES = frozenset({"Completed", "Failed", "Stopped"})
 DEFAULT_MAX_RUNTIME = 86_400  # SageMaker's default when StoppingCondition is omitted
 MAX_TAGS = 50
@@ -114,6 +119,7 @@ class TrainingJob:
     transitions: list[dict[str, Any]] = field(default_factory=list)
     _events: list[tuple[float, int, str]] = field(default_factory=list)
     _sequence: Iterator[int] = field(default_factory=itertools.count)
+    _now: float = 0.0  # the last moment advanced to (what rule evaluations compare with)
 
     def __post_init__(self) -> None:
         self.last_modified = self.created
@@ -136,6 +142,7 @@ class TrainingJob:
 
     def advance(self, now: float) -> None:
         """Play every scheduled transition due at or before ``now``."""
+        self._now = max(self._now, now)
         while self._events and self._events[0][0] <= now:
             moment, _, event = heapq.heappop(self._events)
             self._apply(moment, event)
@@ -191,7 +198,30 @@ class TrainingJob:
             answer["BillableTimeInSeconds"] = max(1, round(seconds * 0.3)) if spot else seconds
         if self.status == "Completed":
             answer["FinalMetricDataList"] = self._final_metrics()
+        for kind in ("Debug", "Profiler"):
+            rules = self.request.get(f"{kind}RuleConfigurations") or []
+            if rules:
+                answer[f"{kind}RuleEvaluationStatuses"] = [
+                    self._rule_status(rule["RuleConfigurationName"], kind) for rule in rules
+                ]
         return answer
+
+    def rules_done_at(self) -> float | None:
+        """When the rule evaluations end: a while after the job does."""
+        if self.training_end is None:
+            return None
+        return self.training_end + self.durations.get("RuleEvaluation", 0.0)
+
+    def _rule_status(self, name: str, kind: str) -> dict[str, Any]:
+        done = self.rules_done_at()
+        finished = done is not None and self._now >= done
+        return {
+            "RuleConfigurationName": name,
+            "RuleEvaluationJobArn": f"{self.arn.replace(':training-job/', ':processing-job/')}"
+                                    f"-{name.lower()}"[:256],
+            "RuleEvaluationStatus": "NoIssuesFound" if finished else "InProgress",
+            "LastModifiedTime": done if finished else self.created,
+        }  # fmt: skip
 
     def _final_metrics(self) -> list[dict[str, Any]]:
         """A value per metric the job defines (its regexes would find in the log)."""
@@ -266,9 +296,13 @@ class JobStore:
         self.durations = dict(durations)
         self._lock = threading.RLock()
         self._jobs: dict[str, dict[str, TrainingJob]] = {}
+        self._roles_seen: dict[str, float] = {}
+        # The switches in force (the emulator's fault injector sets this).
+        self.switches: Callable[[], Faults] = Faults
 
     def create(self, region: str, request: dict[str, Any]) -> TrainingJob:
         name = request["TrainingJobName"]
+        switches = self.switches()
         with self._lock:
             jobs = self._jobs.setdefault(region, {})
             existing = jobs.get(name.lower())
@@ -278,6 +312,25 @@ class JobStore:
                     "Training job names must be unique within an AWS account and region, "
                     f"and a training job with this name already exists ({existing.arn})",
                 )
+            role = str(request.get("RoleArn", ""))
+            first_seen = self._roles_seen.setdefault(role, self.clock.now())
+            if self.clock.now() < first_seen + switches.role_propagation_delay:
+                # What SageMaker answers while a new role has not propagated in IAM.
+                raise SageMakerError(
+                    "ValidationException",
+                    f"Could not assume role {role}. Please ensure that the role exists and "
+                    "allows principal 'sagemaker.amazonaws.com' to assume the role.",
+                )
+            if switches.max_concurrent_jobs:
+                running = sum(1 for job in self.all(region) if job.status == "InProgress")
+                if running >= switches.max_concurrent_jobs:
+                    raise SageMakerError(
+                        "ResourceLimitExceeded",
+                        "The account-level service limit 'Number of concurrent training jobs'"
+                        f" is {switches.max_concurrent_jobs} Jobs, with current utilization of"
+                        f" {running} Jobs and a request delta of 1 Jobs. Please use AWS Service"
+                        " Quotas to request an increase for this quota.",
+                    )
             tags = {tag["Key"]: tag.get("Value", "") for tag in request.get("Tags") or []}
             job = TrainingJob(
                 name=name,
@@ -297,6 +350,39 @@ class JobStore:
                 raise not_found()
             job.advance(self.clock.now())
             return job
+
+    def delete(self, region: str, name: str) -> None:
+        """DeleteTrainingJob: only a job that ended, without an Available warm pool."""
+        with self._lock:
+            job = self.get(region, name)
+            if not job.finished or (job.warm_pool or {}).get("Status") == "Available":
+                raise SageMakerError(
+                    "ValidationException",
+                    f"Training job {job.name} is in status {job.status}; only a job in a "
+                    "terminal state without an available warm pool can be deleted.",
+                )
+            del self._jobs[region][name.lower()]
+
+    def seed(self, region: str, count: int, years: float = 3.0) -> int:
+        """``count`` Completed jobs created over the last ``years`` (a mature account's
+        history), oldest first; returns how many jobs the region holds."""
+        now = self.clock.now()
+        span = years * 365 * 86_400
+        with self._lock:
+            jobs = self._jobs.setdefault(region, {})
+            for index in range(count):
+                created = round(now - span + span * index / max(count, 1) - 3600, 3)
+                name = f"history-{int(created)}-{index:06}"
+                request = {"TrainingJobName": name, "RoleArn": "arn:aws:iam::"
+                           f"{self.account_id}:role/Old", "OutputDataConfig": {
+                               "S3OutputPath": "s3://history/"}}  # fmt: skip
+                durations = dict.fromkeys(PHASE_NAMES, 60.0)
+                job = TrainingJob(name=name, arn=f"arn:aws:sagemaker:{region}:"
+                                  f"{self.account_id}:training-job/{name}", request=request,
+                                  created=created, durations=durations)  # fmt: skip
+                job.advance(created + 3600)
+                jobs[name] = job
+            return len(jobs)
 
     def by_arn(self, region: str, arn: str) -> TrainingJob:
         with self._lock:
@@ -339,8 +425,12 @@ class JobStore:
             job.tags = {key: value for key, value in job.tags.items() if key not in keys}
 
     def tags(self, region: str, arn: str) -> dict[str, str]:
+        delay = self.switches().tag_listing_delay
         with self._lock:
-            return dict(self.by_arn(region, arn).tags)
+            job = self.by_arn(region, arn)
+            if self.clock.now() < job.created + delay:
+                return {}  # not listed yet (tags lag their resource's creation)
+            return dict(job.tags)
 
     def set_durations(self, durations: dict[str, float]) -> None:
         """Phase lengths for jobs created from now on."""
@@ -354,3 +444,4 @@ class JobStore:
     def clear(self) -> None:
         with self._lock:
             self._jobs.clear()
+            self._roles_seen.clear()

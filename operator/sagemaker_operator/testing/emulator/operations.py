@@ -43,7 +43,12 @@ def call(
         )
     answer = handler(store, region, params)
     output = servicemodel.operation_model(operation, service).output_shape
-    return servicemodel.conform(output, answer) if output is not None else {}
+    if output is None:
+        return {}
+    shaped = servicemodel.conform(output, answer)
+    if service == "sagemaker" and store.switches().new_answer_members:
+        shaped = add_new_members(output, shaped)
+    return shaped
 
 
 def create_training_job(store: JobStore, region: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -52,16 +57,38 @@ def create_training_job(store: JobStore, region: str, params: dict[str, Any]) ->
 
 
 def describe_training_job(store: JobStore, region: str, params: dict[str, Any]) -> dict[str, Any]:
+    _check_denied(store, "DescribeTrainingJob", params["TrainingJobName"])
     return store.get(region, params["TrainingJobName"]).describe()
 
 
 def stop_training_job(store: JobStore, region: str, params: dict[str, Any]) -> dict[str, Any]:
+    _check_denied(store, "StopTrainingJob", params["TrainingJobName"])
     store.stop(region, params["TrainingJobName"])
     return {}
 
 
+def delete_training_job(store: JobStore, region: str, params: dict[str, Any]) -> dict[str, Any]:
+    _check_denied(store, "DeleteTrainingJob", params["TrainingJobName"])
+    store.delete(region, params["TrainingJobName"])
+    return {}
+
+
+# The filters SageMaker's own index answers (a range of creation times, in creation
+# order); with ``filter_after_paging`` the others are applied to each page after it is
+# read, as the API reference says of StatusEquals and public reports (aws-sdk #486,
+# aws-cli #7596, boto3 #3347) describe of LastModifiedTimeAfter.
+_INDEXED = frozenset({"CreationTimeAfter", "CreationTimeBefore"})
+
+
 def list_training_jobs(store: JobStore, region: str, params: dict[str, Any]) -> dict[str, Any]:
-    jobs = [job for job in store.all(region) if _matches(job, params)]
+    switches = store.switches()
+    now = store.clock.now()
+    after_paging = switches.filter_after_paging
+    before = {name: value for name, value in params.items()
+              if not after_paging or name in _INDEXED}  # fmt: skip
+    # A change is listable ``listing_delay`` seconds after it happened (index lag).
+    jobs = [job for job in store.all(region) if _matches(job, before)
+            and job.last_modified + switches.listing_delay <= now]  # fmt: skip
     sort_by = params.get("SortBy", "CreationTime")
     key: Callable[[TrainingJob], Any] = {
         "Name": lambda job: job.name,
@@ -75,6 +102,8 @@ def list_training_jobs(store: JobStore, region: str, params: dict[str, Any]) -> 
     offset = _read_token(params.get("NextToken"))
     size = params.get("MaxResults", _DEFAULT_PAGE_SIZE)
     page = jobs[offset : offset + size]
+    if after_paging:
+        page = [job for job in page if _matches(job, params)]
     summary = servicemodel.service_model().shape_for("TrainingJobSummary")
     assert isinstance(summary, StructureShape)
     answer: dict[str, Any] = {
@@ -83,6 +112,44 @@ def list_training_jobs(store: JobStore, region: str, params: dict[str, Any]) -> 
     if offset + size < len(jobs):
         answer["NextToken"] = _make_token(offset + size)
     return answer
+
+
+# Members a newer SageMaker adds to its answers (``new_answer_members``): what a client
+# whose botocore knows them (a newer model) parses, and older models must accept.
+NEW_MEMBERS: dict[str, dict[str, Any]] = {
+    "DescribeTrainingJobResponse": {"EmulatorFutureMember": {"Detail": "new"}},
+    "TrainingJobSummary": {"EmulatorFutureMember": {"Detail": "new"}},
+    "SecondaryStatusTransition": {"EmulatorFutureDetail": "new"},
+    "WarmPoolStatus": {"EmulatorFutureDetail": "new"},
+}
+
+
+def add_new_members(shape: StructureShape, answer: Any) -> Any:
+    """``answer`` with NEW_MEMBERS added wherever their structures occur."""
+    if not isinstance(answer, dict):
+        return answer
+    extended = {name: _extend(shape.members[name], value) if name in shape.members else value
+                for name, value in answer.items()}  # fmt: skip
+    extended.update(NEW_MEMBERS.get(shape.name, {}))
+    return extended
+
+
+def _extend(shape: Any, value: Any) -> Any:
+    if isinstance(shape, StructureShape):
+        return add_new_members(shape, value)
+    if isinstance(value, list) and hasattr(shape, "member"):
+        return [_extend(shape.member, item) for item in value]
+    return value
+
+
+def _check_denied(store: JobStore, operation: str, name: str) -> None:
+    if name in store.switches().denied.get(operation, []):
+        raise SageMakerError(
+            "AccessDeniedException",
+            f"User: arn:aws:sts::{store.account_id}:assumed-role/operator is not authorized to "
+            f"perform: sagemaker:{operation} on resource: training-job/{name} because no "
+            "identity-based policy allows the action",
+        )
 
 
 def add_tags(store: JobStore, region: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -113,6 +180,7 @@ OPERATIONS: dict[str, Operation] = {
     "DescribeTrainingJob": describe_training_job,
     "ListTrainingJobs": list_training_jobs,
     "StopTrainingJob": stop_training_job,
+    "DeleteTrainingJob": delete_training_job,
     "AddTags": add_tags,
     "ListTags": list_tags,
     "DeleteTags": delete_tags,

@@ -77,6 +77,7 @@ class Emulator:
         self.profile = profile
         self.store = JobStore(self.clock, account_id, jobs.profile_durations(profile, phases))
         self.injector = FaultInjector(seed)
+        self.store.switches = self.injector.current
         if faults:
             self.injector.configure(faults)
         self._server: _Server | None = None
@@ -497,6 +498,17 @@ def _profile(emulator: Emulator, method: str, payload: dict[str, Any]) -> Contro
     return {"profile": emulator.profile, "phases": emulator.store.durations}
 
 
+def _seed(emulator: Emulator, method: str, payload: dict[str, Any]) -> ControlAnswer:
+    if method != "POST":
+        raise ValueError("seed takes POST {count, region?, years?}")
+    count = int(payload["count"])
+    if not 0 <= count <= 1_000_000:
+        raise ValueError("count must be between 0 and 1,000,000")
+    region = str(payload.get("region", emulator.default_region))
+    total = emulator.store.seed(region, count, float(payload.get("years", 3.0)))
+    return {"region": region, "seeded": count, "jobs": total}
+
+
 def _fail_job(emulator: Emulator, name: str, payload: dict[str, Any]) -> ControlAnswer:
     region = payload.get("region", emulator.default_region)
     reason = str(payload.get("reason") or "AlgorithmError: injected by the emulator")
@@ -511,4 +523,5 @@ _CONTROLS: dict[str, Control] = {
     "faults": _faults,
     "clock": _clock,
     "profile": _profile,
+    "seed": _seed,
 }
