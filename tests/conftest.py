@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from sagemaker_operator.aws import servicemodel
 from sagemaker_operator.codegen import CRD_FILE
 from sagemaker_operator.testing import Emulator, KubeCluster, wait_until
+from sagemaker_operator.testing.emulator.future import write_future_model
 from sagemaker_operator.testing.operator import OperatorProcess, operator_environment
 
 pytest_plugins = ["sagemaker_operator.testing.pytest_plugin"]
@@ -60,3 +62,14 @@ def operator_process(
     environment = operator_environment(kube_cluster, emulator, **operator_settings)
     with OperatorProcess(environment, namespace, tmp_path / "operator.log") as running:
         yield running
+
+
+@pytest.fixture
+def future_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """AWS_DATA_PATH with a SageMaker model newer than botocore's (members AWS added)."""
+    folder = write_future_model(tmp_path / "future-model")
+    monkeypatch.setenv("AWS_DATA_PATH", str(folder))
+    servicemodel.forget()  # this process's clients load the newer model from now on
+    yield folder
+    monkeypatch.delenv("AWS_DATA_PATH")
+    servicemodel.forget()

@@ -72,12 +72,14 @@ def test_a_quota_or_a_role_iam_has_not_propagated_passes_with_time(code: str, me
 
 
 def test_not_found_is_read_from_the_error_code_or_sagemakers_exact_answer() -> None:
-    assert classify(client_error("ValidationException", 400, "Requested resource not found."))\
-        .not_found
+    assert classify(
+        client_error("ValidationException", 400, "Requested resource not found.")
+    ).not_found
     assert classify(client_error("ResourceNotFound", 400, "whatever")).not_found
     # A message that merely mentions the words is not "not found".
-    assert not classify(client_error("ValidationException", 400,
-                                     "The S3 prefix was not found in bucket x")).not_found
+    assert not classify(
+        client_error("ValidationException", 400, "The S3 prefix was not found in bucket x")
+    ).not_found
     assert not classify(client_error("AccessDeniedException", 400, "not found")).not_found
 
 

@@ -63,6 +63,12 @@ def session() -> botocore.session.Session:
     return fresh
 
 
+def forget() -> None:
+    """Load the models afresh on next use (after AWS_DATA_PATH changed: tests)."""
+    _loading_session.cache_clear()
+    service_model.cache_clear()
+
+
 @functools.cache
 def service_model(service: str = _SERVICE) -> ServiceModel:
     return _loading_session().get_service_model(service)

@@ -39,7 +39,9 @@ class Faults:
     - ``role_propagation_delay``: CreateTrainingJob answers "could not assume role" for a
       role until so many seconds after the emulator first saw it (IAM propagation);
     - ``denied``: operation → job names refused with AccessDeniedException (a tag
-      condition in the caller's IAM policy).
+      condition in the caller's IAM policy);
+    - ``throttle_after``: operation → calls answered before every further one is
+      throttled (a quota running out in the middle of a paginated walk).
     """
 
     throttle_rate: float = 0.0
@@ -54,6 +56,7 @@ class Faults:
     max_concurrent_jobs: int = 0
     role_propagation_delay: float = 0.0
     denied: dict[str, list[str]] = field(default_factory=dict)
+    throttle_after: dict[str, int] = field(default_factory=dict)
 
     def update(self, settings: dict[str, Any]) -> None:
         known = {item.name for item in fields(self)}
@@ -88,6 +91,9 @@ class Faults:
             if any(rate <= 0 for rate in limits.values()):
                 raise ValueError("rate_limits must be positive calls per second")
             self.rate_limits = limits
+        if "throttle_after" in settings:
+            after = dict(settings["throttle_after"])
+            self.throttle_after = {str(operation): int(count) for operation, count in after.items()}
         if "denied" in settings:
             self.denied = {str(operation): [str(name) for name in names]
                            for operation, names in dict(settings["denied"]).items()}  # fmt: skip
@@ -117,6 +123,10 @@ class FaultInjector:
         with self._lock:
             faults = self.faults
             if operation in faults.rate_limits and not self._take(operation, faults):
+                return "throttle"
+            if operation in faults.throttle_after and (
+                self.outcomes[(operation, "ok")] >= faults.throttle_after[operation]
+            ):
                 return "throttle"
             throttled = not faults.throttle_operations or operation in faults.throttle_operations
             if throttled and faults.throttle_rate and self._random.random() < faults.throttle_rate:
