@@ -118,8 +118,11 @@ def harness(emulator: Emulator) -> Iterator[Harness]:
 
 def make_harness(emulator: Emulator, **settings: Any) -> Harness:
     options = {"resync_after": 3600.0, "follow_interval": 0.2} | settings
-    gateway = SageMakerGateway(endpoint_url=emulator.endpoint_url, home_region=REGION,
-                               limits=RateLimits(create=100, describe=100, list=100, tags=100))  # fmt: skip
+    gateway = SageMakerGateway(
+        endpoint_url=emulator.endpoint_url,
+        home_region=REGION,
+        limits=RateLimits(create=100, describe=100, list=100, tags=100),
+    )
     runtime = RecordingRuntime(OperatorSettings(**options), gateway, REGION,
                                Policy.own_account("123456789012"))  # fmt: skip
     runtime.cluster = Cluster()
@@ -253,8 +256,12 @@ def test_an_ended_job_is_followed_until_its_warm_pool_and_rules_settle_then_left
     harness: Harness,
 ) -> None:
     control = harness.control
-    rules = [{"RuleConfigurationName": "LossNotDecreasing",
-              "RuleEvaluatorImage": "503895931360.dkr.ecr.us-east-1.amazonaws.com/x:latest"}]  # fmt: skip
+    rules = [
+        {
+            "RuleConfigurationName": "LossNotDecreasing",
+            "RuleEvaluatorImage": "503895931360.dkr.ecr.us-east-1.amazonaws.com/x:latest",
+        }
+    ]
     harness.create("pooled", DebugRuleConfigurations=rules, ResourceConfig={
         "InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 10,
         "KeepAlivePeriodInSeconds": 3})  # fmt: skip
@@ -283,8 +290,12 @@ def test_a_job_of_someone_else_named_in_status_is_never_tracked(harness: Harness
     sagemaker = harness.emulator.sagemaker_client()
     arn = sagemaker.create_training_job(**typical("theirs", Tags=[
         {"Key": UID_TAG, "Value": "uid-of-another-resource"}]))["TrainingJobArn"]  # fmt: skip
-    harness.cluster.statuses["mine"] = {"trainingJobArn": arn, "trainingJobName": "theirs",
-                                        "region": REGION, "trainingJobStatus": "InProgress"}  # fmt: skip
+    harness.cluster.statuses["mine"] = {
+        "trainingJobArn": arn,
+        "trainingJobName": "theirs",
+        "region": REGION,
+        "trainingJobStatus": "InProgress",
+    }
     wait_until(lambda: harness.emulator.store.get(REGION, "theirs").finished, timeout=10)
     harness.tick()
     status = harness.status("mine")

@@ -40,7 +40,8 @@ def test_a_seeded_account_holds_years_of_finished_jobs(
 ) -> None:
     assert control.seed(2000, years=3) == 2000
     page = sagemaker.list_training_jobs(MaxResults=100)
-    assert len(page["TrainingJobSummaries"]) == 100 and "NextToken" in page
+    assert len(page["TrainingJobSummaries"]) == 100
+    assert "NextToken" in page
     oldest = page["TrainingJobSummaries"][0]
     assert oldest["TrainingJobStatus"] == "Completed"
     age = datetime.datetime.now(datetime.UTC) - oldest["CreationTime"]
@@ -56,10 +57,11 @@ def test_filtering_after_paging_answers_empty_pages_with_a_next_token(
     now = control.advance_clock(1)
     sagemaker.create_training_job(**typical("fresh"))
     kind = sagemaker.list_training_jobs(LastModifiedTimeAfter=at(now - 1), MaxResults=100)
-    assert names(kind) == ["fresh"] and "NextToken" not in kind
+    assert names(kind) == ["fresh"]
+    assert "NextToken" not in kind
 
     control.set_faults(filter_after_paging=True)
-    pages, found, token = 0, [], {}
+    pages, found, token = 0, [], dict[str, str]()
     while True:
         answer = sagemaker.list_training_jobs(LastModifiedTimeAfter=at(now - 1), MaxResults=100,
                                               **token)  # type: ignore[arg-type]  # fmt: skip
@@ -73,7 +75,8 @@ def test_filtering_after_paging_answers_empty_pages_with_a_next_token(
     # CreationTime bounds are SageMaker's index: applied before paging.
     bounded = sagemaker.list_training_jobs(LastModifiedTimeAfter=at(now - 1), MaxResults=100,
                                            CreationTimeAfter=at(now - 1))  # fmt: skip
-    assert names(bounded) == ["fresh"] and "NextToken" not in bounded
+    assert names(bounded) == ["fresh"]
+    assert "NextToken" not in bounded
 
 
 def test_a_change_lists_only_after_the_listing_delay_while_describe_shows_it_at_once(

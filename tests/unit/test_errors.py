@@ -68,7 +68,8 @@ def test_client_errors_are_terminal(code: str, status: int) -> None:
 def test_a_quota_or_a_role_iam_has_not_propagated_passes_with_time(code: str, message: str) -> None:
     error = classify(client_error(code, 400, message))
     assert error.disposition is Disposition.WAIT
-    assert error.passes and not error.retryable
+    assert error.passes
+    assert not error.retryable
 
 
 def test_not_found_is_read_from_the_error_code_or_sagemakers_exact_answer() -> None:

@@ -92,19 +92,39 @@ class Runtime:
         return self.settings.kubernetes_timeout
 
     async def patch_status(self, ref: ResourceRef, status: dict[str, Any]) -> None:
-        """Merge-patch the status subresource (outside kopf's handlers: the tracker).
+        """Write these status fields (outside kopf's handlers: the tracker), each replaced
+        whole, on the resource with this very UID.
 
-        The patch carries the resource's UID: metadata.uid cannot change, so the apiserver
-        refuses it (422) when the name now belongs to another resource (deleted and made
-        again), which never inherits the old one's job.
+        A JSON patch whose first operation tests metadata.uid: the apiserver refuses it
+        (422) when the name now belongs to another resource (deleted and made again), which
+        never inherits the old one's job. (A merge patch cannot say this: the status
+        subresource ignores what a patch says of metadata.) The resource must have a status
+        already, as every resource the tracker follows does.
         """
+        operations: list[dict[str, Any]] = [
+            {"op": "test", "path": "/metadata/uid", "value": ref.uid},
+            *({"op": "add", "path": f"/status/{_pointer(key)}", "value": value}
+              for key, value in status.items()),
+        ]  # fmt: skip
         api = self.custom_objects()
         await asyncio.to_thread(
             _unread, api.patch_namespaced_custom_object_status,
-            GROUP, VERSION, ref.namespace, PLURAL, ref.name,
-            {"metadata": {"uid": ref.uid}, "status": status},
-            _request_timeout=self.deadline,
+            GROUP, VERSION, ref.namespace, PLURAL, ref.name, operations,
+            _content_type="application/json-patch+json", _request_timeout=self.deadline,
         )  # fmt: skip
+
+    async def replaced(self, ref: ResourceRef) -> bool:
+        """Whether the resource is gone, or its name now belongs to another (other UID)."""
+        api = self.custom_objects()
+        try:
+            found = await asyncio.to_thread(api.get_namespaced_custom_object, GROUP, VERSION,
+                                            ref.namespace, PLURAL, ref.name,
+                                            _request_timeout=self.deadline)  # fmt: skip
+        except kubernetes.client.ApiException as error:
+            if error.status == 404:
+                return True
+            raise
+        return bool(found.get("metadata", {}).get("uid") != ref.uid)
 
     async def json_patch(self, ref: ResourceRef, operations: list[dict[str, Any]]) -> None:
         """JSON-patch the resource itself (its metadata: the finalizer). Raises ApiException:
@@ -235,6 +255,11 @@ def is_transient(error: BaseException) -> bool:
     if isinstance(error, kubernetes.client.ApiException):
         return error.status in (0, 429) or (error.status or 0) >= 500
     return isinstance(error, urllib3.exceptions.HTTPError | OSError | TimeoutError)
+
+
+def _pointer(key: str) -> str:
+    """A JSON pointer's reference token for ``key`` (RFC 6901)."""
+    return key.replace("~", "~0").replace("/", "~1")
 
 
 def _unread(call: Callable[..., Any], *args: Any, **options: Any) -> None:

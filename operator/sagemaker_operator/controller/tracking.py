@@ -542,7 +542,9 @@ class Tracker:
         try:
             await self.runtime.patch_status(tracked.ref, fields)
         except kubernetes.client.ApiException as error:
-            if error.status == 404 or (error.status == 422 and "uid" in str(error.body)):
+            # 422: a test failed (the UID is another's), or the status was refused.
+            if error.status == 404 or (error.status == 422 and await self.runtime.replaced(
+                    tracked.ref)):  # fmt: skip
                 logger.info("%s/%s is gone (or another resource now): not updated",
                             tracked.ref.namespace, tracked.ref.name)  # fmt: skip
                 raise _DroppedError from error
