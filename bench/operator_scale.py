@@ -16,6 +16,10 @@ Scenarios
   lag (SageMaker's LastModifiedTime → visible in the resource); calls after every job
   finished (must be none).
 - storm: the emulator allows 5 CreateTrainingJob/s; N jobs → all created, calls counted.
+- history: a mature account (20,000 finished jobs over three years) whose lists filter
+  after paging (the emulator's filter_after_paging); 100 jobs through their lifecycle.
+  Target: ListTrainingJobs calls per tick ≤ (jobs created since the oldest in flight) ÷
+  100 + 1, whatever the history (read from the operator's list-pages histogram).
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ SPEC = {
 }
 FAST = {"Starting": 0.5, "Downloading": 0.5, "Uploading": 0.5, "Stopping": 0.5}
 CLIENT_THREADS = 16
-SCENARIOS = ["single", "in_flight", "lifecycle", "storm"]
+SCENARIOS = ["single", "in_flight", "lifecycle", "storm", "history"]
 SINGLE_PACE = 0.6  # seconds between single applies
 
 
@@ -173,6 +177,15 @@ def metrics_url(operator: OperatorProcess) -> str:
     log = operator.log.read_text(errors="replace")  # all of it: the port is logged at start
     ports = re.findall(r"serving metrics on http://0\.0\.0\.0:(\d+)/metrics", log)
     return f"http://127.0.0.1:{ports[-1]}/metrics"
+
+
+def samples(url: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    """Every sample of one name in the operator's /metrics, by its labels."""
+    with urllib.request.urlopen(url, timeout=10) as page:
+        text = page.read().decode()
+    return {tuple(sorted(sample.labels.items())): float(sample.value)
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples if sample.name == name}  # fmt: skip
 
 
 def gauge(url: str, name: str, labels: dict[str, str]) -> float:
@@ -465,6 +478,39 @@ class Bench:
             "tick_seconds_mean": tick_seconds / tick_count if tick_count else None,
         }
 
+    def history(self, size: int, old_jobs: int, window: float) -> dict[str, Any]:
+        namespace = self.namespace("history")
+        phases = {"Starting": 0.15 * window, "Downloading": 0.15 * window,
+                  "Training": 0.3 * window, "Uploading": 0.1 * window, "Stopping": 1}  # fmt: skip
+        with Emulator(profile="fast", phases=phases) as emulator:
+            control = EmulatorControl(emulator.endpoint_url)
+            step(f"seeding {old_jobs} finished jobs")
+            control.seed(old_jobs, years=3)
+            control.set_faults(filter_after_paging=True)
+            with self.operator(emulator, namespace, "100") as operator:
+                observer = Observer(self.api, namespace).start()
+                started = time.monotonic()
+                create_all(self.api, namespace, [f"job-{index:05d}" for index in range(size)])
+                wait_until(lambda: list(observer.status.values()).count("Completed") == size,
+                           timeout=window + 300, interval=0.5,
+                           description="every job Completed")  # fmt: skip
+                took = time.monotonic() - started
+                pages = samples(metrics_url(operator), "sagemaker_operator_list_pages_bucket")
+                observer.stop()
+            calls = control.stats()["calls"]
+        buckets = {float(dict(labels)["le"]): count for labels, count in pages.items()}
+        ticks = buckets[float("inf")]
+        target = size // 100 + 1
+        within = max((count for bound, count in buckets.items() if bound <= target), default=0)
+        largest = min(bound for bound, count in buckets.items() if count == ticks)
+        return {
+            "old_jobs": old_jobs, "jobs": size, "seconds": took, "ticks": ticks,
+            "list_calls": calls.get("ListTrainingJobs", 0),
+            "target_pages_per_tick": target, "ticks_within_target": within,
+            "max_pages_per_tick_at_most": largest,
+            "list_calls_without_the_bound": ticks * (old_jobs + size) / 100,
+        }  # fmt: skip
+
     def storm(self, size: int, quota: float) -> dict[str, Any]:
         namespace = self.namespace("storm")
         with Emulator(profile="fast", phases={"Training": 3600}) as emulator:
@@ -557,6 +603,11 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         if "storm" in arguments.scenarios:
             step(f"create storm: {arguments.storm} jobs at 5 creates/s")
             results["storm"] = attempt(lambda: bench.storm(arguments.storm, 5.0))
+        if "history" in arguments.scenarios:
+            step(f"100 jobs in an account of {arguments.history} old jobs, lists filtered late")
+            results["history"] = attempt(
+                lambda: bench.history(100, arguments.history, arguments.window)
+            )
     return results
 
 
@@ -581,6 +632,8 @@ def main() -> None:
     parser.add_argument("--poll-interval", type=float, default=10.0)
     parser.add_argument("--samples", type=int, default=30, help="single-job repetitions")
     parser.add_argument("--storm", type=int, default=200, help="jobs in the create storm")
+    parser.add_argument("--history", type=int, default=20_000,
+                        help="finished jobs already in the account (history scenario)")  # fmt: skip
     parser.add_argument(
         "--create-rate",
         default="100",

@@ -148,6 +148,21 @@ def markdown(results: dict[str, Any], before: dict[str, Any] | None) -> str:
         if "error" not in storm
         else f"- create storm: failed ({storm['error']})"
     )
+    history = results.get("history", {"error": "not run"})
+    history_line = (
+        (
+            f"- a mature account ({history['old_jobs']} finished jobs, lists filtered after "
+            f"paging), {history['jobs']} jobs through their lifecycle in "
+            f"{history['seconds']:.0f} s: {history['list_calls']} ListTrainingJobs calls over "
+            f"{history['ticks']:.0f} ticks, at most {history['max_pages_per_tick_at_most']:g} "
+            f"a tick (target ≤ {history['target_pages_per_tick']}; "
+            f"{history['ticks_within_target']:.0f} of {history['ticks']:.0f} ticks within it). "
+            f"Unbounded, the ticks would have read "
+            f"{history['list_calls_without_the_bound']:.0f} pages"
+        )
+        if "error" not in history
+        else f"- mature account: failed ({history['error']})"
+    )
     lines = [
         f"# Operator benchmark, {results['date'][:10]}",
         "",
@@ -163,6 +178,7 @@ def markdown(results: dict[str, Any], before: dict[str, Any] | None) -> str:
         "(target ≤ 0.3 s / ≤ 1 s); the first apply after the operator started, while "
         f"its watch was being established: {fmt(first_apply, ' s')}",
         storm_line,
+        history_line,
         "",
         "| figure | target | " + " | ".join(f"N = {size}" for size in sizes) + " |",
         "|---|---|" + "---|" * len(sizes),

@@ -9,6 +9,7 @@ import pytest
 from kubernetes import client
 
 from sagemaker_operator.api import GROUP, PLURAL, VERSION
+from sagemaker_operator.controller.requests import UID_TAG
 from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
 from sagemaker_operator.testing.operator import OperatorProcess
 from tests.api.manifests import manifest
@@ -35,12 +36,13 @@ def test_a_restart_with_200_resources_creates_nothing_and_leaves_finished_jobs_a
     ended = ["Completed"] * 50 + ["Failed"] * 25 + ["Stopped"] * 25
     for index in range(IN_FLIGHT + FINISHED):
         name = f"job-{index:03}"
-        api.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL,
-                                            manifest(name, spec))  # fmt: skip
+        created: Any = api.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL,
+                                                           manifest(name, spec))  # fmt: skip
         if index < IN_FLIGHT:  # a job that runs in SageMaker, as a previous operator left it
             arn = sagemaker.create_training_job(
                 TrainingJobName=name, RoleArn=spec["roleArn"],
                 OutputDataConfig={"S3OutputPath": "s3://my-bucket/output"},
+                Tags=[{"Key": UID_TAG, "Value": created["metadata"]["uid"]}],
             )["TrainingJobArn"]  # fmt: skip
             job_status = "InProgress"
         else:  # finished long ago; its job is not even in this SageMaker any more
@@ -72,3 +74,5 @@ def test_a_restart_with_200_resources_creates_nothing_and_leaves_finished_jobs_a
     assert made.get("DescribeTrainingJob", 0) == IN_FLIGHT  # once each, as it finished
     assert after["outcomes"].get("DescribeTrainingJob", {}).get("ValidationException") is None
     assert made.get("StopTrainingJob", 0) == 0
+    # Its ownership read once per job in flight (the UID tag), never for finished ones.
+    assert made.get("ListTags", 0) == IN_FLIGHT

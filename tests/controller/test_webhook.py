@@ -62,6 +62,12 @@ def test_the_webhook_refuses_at_apply_what_the_operator_would_stall(
     assert "Value 'ml.x99.huge' at 'resourceConfig.instanceType' failed to satisfy" in error
     assert "closest: " in error
 
+    # Each region has clients of its own, never freed: a made-up one is refused at apply.
+    code, error = apply(minimal(region="xx-fake-9"))
+    assert code != 0
+    assert "denied the request: InvalidSpec: spec.region 'xx-fake-9' is not a SageMaker " \
+           "region of the aws partition" in error  # fmt: skip
+
     assert EmulatorControl(emulator.endpoint_url).stats()["calls"].get(
         "CreateTrainingJob", 0) == 0  # fmt: skip
     assert kube_cluster.kubectl("get", "trainingjobs", "-n", namespace, "-o", "name").stdout == ""

@@ -198,3 +198,58 @@ def test_helm_install_creates_every_object_with_least_privilege(
             assert not can_i(cluster_ready, account, "get", "namespaces/team-c")
     finally:
         cluster_helm("uninstall", release, "--namespace", namespace, "--wait=false")
+
+
+CLUSTER_SCOPED = ("ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfiguration")
+
+
+def test_the_webhook_is_registered_for_create_only(helm: Helm) -> None:
+    """The handler checks CREATE; with the operator down, an UPDATE (a finalizer removed, a
+    label edited, a namespace deleted) must not be refused."""
+    documents = render(
+        helm, None, "operators", "sagemaker-operator", "--set", "webhook.enabled=true"
+    )
+    (configuration,) = find(documents, "ValidatingWebhookConfiguration")
+    (webhook,) = configuration["webhooks"]
+    assert [rule["operations"] for rule in webhook["rules"]] == [["CREATE"]]
+
+
+def test_two_releases_of_one_name_in_two_namespaces_share_no_cluster_scoped_object(
+    helm: Helm,
+) -> None:
+    names = []
+    for namespace in ("team-a-ops", "team-b-ops"):
+        documents = render(helm, None, namespace, "ops", "--set", "webhook.enabled=true")
+        names.append({(doc["kind"], doc["metadata"]["name"]) for doc in documents
+                      if doc["kind"] in CLUSTER_SCOPED})  # fmt: skip
+        assert {kind for kind, _ in names[-1]} == set(CLUSTER_SCOPED)
+    assert not names[0] & names[1]
+
+
+def test_helm_upgrade_keeps_the_webhooks_certificate(
+    cluster_helm: Helm, cluster_ready: KubeCluster, namespace: str
+) -> None:
+    """Each render used to make a new CA: after every upgrade (and Argo CD sync) the
+    apiserver trusted a CA the running pods did not serve until the kubelet refreshed the
+    mounted Secret, and refused every apply meanwhile."""
+    release = "kept-cert"
+    install = ["--namespace", namespace, "--set", "webhook.enabled=true", "--wait=false"]
+    cluster_helm("install", release, str(CHART), *install)
+
+    def certificate() -> tuple[str, str, str]:
+        secret = json.loads(cluster_ready.kubectl("get", "secret", f"{release}-sagemaker-operator"
+                                                  "-webhook-tls", "-n", namespace, "-o",
+                                                  "json").stdout)  # fmt: skip
+        configuration = json.loads(cluster_ready.kubectl(
+            "get", "validatingwebhookconfiguration", f"{namespace}-{release}-sagemaker-operator",
+            "-o", "json").stdout)  # fmt: skip
+        bundle = configuration["webhooks"][0]["clientConfig"]["caBundle"]
+        return secret["data"]["ca.crt"], secret["data"]["tls.crt"], bundle
+
+    try:
+        first = certificate()
+        assert first[0] == first[2], "the apiserver trusts the Secret's CA"
+        cluster_helm("upgrade", release, str(CHART), *install, "--set", "operator.logLevel=DEBUG")
+        assert certificate() == first
+    finally:
+        cluster_helm("uninstall", release, "--namespace", namespace, "--wait=false")

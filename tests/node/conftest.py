@@ -125,6 +125,25 @@ class Release:
     def fullname(self) -> str:
         return f"{self.name}-sagemaker-operator"
 
+    @property
+    def cluster_name(self) -> str:
+        """Its cluster-scoped objects' name (the webhook configuration, the ClusterRole)."""
+        return f"{self.namespace}-{self.fullname}"
+
+    def webhook_ca(self) -> tuple[str, str]:
+        """The CA in the webhook's Secret, and the caBundle the apiserver trusts."""
+        secret = json.loads(
+            self.cluster.kubectl(
+                "get", "secret", f"{self.fullname}-webhook-tls", "-n", self.namespace, "-o", "json"
+            ).stdout
+        )
+        configuration = json.loads(
+            self.cluster.kubectl(
+                "get", "validatingwebhookconfiguration", self.cluster_name, "-o", "json"
+            ).stdout
+        )
+        return secret["data"]["ca.crt"], configuration["webhooks"][0]["clientConfig"]["caBundle"]
+
     def upgrade(self, values: dict[str, Any]) -> None:
         self.values_file.write_text(yaml.safe_dump(values))
         self.helm("upgrade", self.name, str(CHART), "--namespace", self.namespace,

@@ -100,7 +100,7 @@ def test_metrics_and_the_webhook_answer_through_the_charts_services(
 
     configuration = json.loads(
         node_kube.kubectl(
-            "get", "validatingwebhookconfiguration", release.fullname, "-o", "json"
+            "get", "validatingwebhookconfiguration", release.cluster_name, "-o", "json"
         ).stdout
     )
     assert configuration["webhooks"][0]["failurePolicy"] == "Fail"
@@ -183,10 +183,15 @@ def test_helm_upgrade_and_uninstall_leave_jobs_and_crds_as_the_readme_says(
     apply_jobs(node_kube, pod_namespace, ["kept-0", "kept-1"])
     wait_for_arns(node_kube, pod_namespace, 2, timeout=60, diagnose=release.all_logs)
 
+    ca, trusted = release.webhook_ca()
+    assert ca == trusted
     release.upgrade(operator_values(pod_emulator, pod_namespace,
                                     operator={"logLevel": "DEBUG"}))  # fmt: skip
     [after] = release.ready_pods()
     assert after != before
+    # The chart kept its certificate: the new pod serves the one the apiserver trusts, at
+    # once (a new CA would refuse every apply until the kubelet refreshed the Secret).
+    assert release.webhook_ca() == (ca, trusted)
     env = exec_python(
         release, after, "import os; print(os.environ['SAGEMAKER_OPERATOR_LOG_LEVEL'])"
     )

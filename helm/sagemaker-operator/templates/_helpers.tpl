@@ -37,3 +37,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- define "sagemaker-operator.webhookService" -}}
 {{ include "sagemaker-operator.fullname" . }}-webhook
 {{- end -}}
+
+{{- /*
+Cluster-scoped objects (ClusterRole, ClusterRoleBinding, the webhook configuration) carry the
+release's namespace too: two releases of one name in two namespaces must not share them.
+*/ -}}
+{{- define "sagemaker-operator.clusterName" -}}
+{{- printf "%s-%s" .Release.Namespace (include "sagemaker-operator.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}

@@ -148,11 +148,4 @@ async def delete(
 ) -> None:  # fmt: skip
     await delete_job(memo.runtime, ResourceRef(namespace or "", name, uid), status, annotations,
                      spec)  # fmt: skip
-
-
-@kopf.on.event(*RESOURCE)
-def forget(*, type: str | None, uid: str, memo: Any, **_: Any) -> None:
-    """A resource gone (with or without the finalizer: a refused one never had it) leaves
-    nothing behind in the operator's memory."""
-    if type == "DELETED":
-        memo.runtime.forget(uid)
+    memo.runtime.forget(uid)  # released: nothing kept about it

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime
 import logging
 import time
@@ -26,6 +27,21 @@ logger = logging.getLogger(__name__)
 
 # How long an event that could not be posted (apiserver down, restarting) is tried again.
 EVENT_RETRY_FOR = 600.0
+LAST_ERRORS = 10_000  # resources whose last error event is remembered
+
+
+class BoundedDict(collections.OrderedDict[str, str]):
+    """A dict that forgets its oldest entries beyond ``limit`` (an entry set again is new)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __setitem__(self, key: str, value: str) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > self.limit:
+            self.popitem(last=False)
 
 
 @dataclass(frozen=True)
@@ -45,8 +61,10 @@ class Runtime:
     policy: Policy
     # kopf peering: this replica's priority (None: standalone).
     priority: int | None = None
-    # The last AWS error event per resource: the same error retried is reported once.
-    last_error: dict[str, str] = field(default_factory=dict)
+    # The last AWS error event per resource: the same error retried is reported once. A
+    # resource refused before it held the finalizer has no delete handler to drop its
+    # entry: the oldest entries go beyond LAST_ERRORS.
+    last_error: BoundedDict = field(default_factory=lambda: BoundedDict(LAST_ERRORS))
     # (resource UID, job ARN) pairs known to be the resource's own job: created or adopted
     # by this process, or whose UID tag was read (controller/ownership.py).
     owned: set[tuple[str, str]] = field(default_factory=set)

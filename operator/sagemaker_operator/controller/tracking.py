@@ -515,7 +515,11 @@ class Tracker:
         key = (tracked.region, tracked.job_name)
         if job.training_job_status in END_STATES:  # written: never listed again
             self._finished.setdefault(tracked.region, set()).add(tracked.job_name)
-            if key not in self._follow and settling(fields):
+            if not settling(fields):  # never called again: its ownership need not be kept
+                pair = (tracked.ref.uid, str(tracked.status.get("trainingJobArn")))
+                self.runtime.owned.discard(pair)
+                self._verified.discard(pair)
+            elif key not in self._follow:
                 wait = self.runtime.settings.follow_interval
                 self._follow[key] = (time.monotonic() + wait, min(wait * 2, FOLLOW_CEILING))
 
