@@ -15,9 +15,13 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from importlib import metadata
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+
+from sagemaker_operator.testing.lock import generator_pins
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -95,3 +99,48 @@ def test_the_entrypoint_is_a_console_script_of_the_wheel(wheel: Path) -> None:
     shown = subprocess.run([sys.executable, "-m", "sagemaker_operator", *entrypoint[1:], "--help"],
                            capture_output=True, text=True, check=True, timeout=60)  # fmt: skip
     assert "--poll-interval" in shown.stdout
+
+
+LOCK = ROOT / "constraints.txt"
+
+
+def pins() -> dict[str, str]:
+    found = {}
+    for line in LOCK.read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert version, f"constraints.txt: {line!r} is not pinned with =="
+            found[_normal(name)] = version
+    return found
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_the_image_installs_exactly_the_pinned_dependencies() -> None:
+    """The Dockerfile installs with -c constraints.txt: every build runs the same botocore
+    (the one the models were generated from), kopf, kubernetes and pydantic."""
+    text = DOCKERFILE.read_text()
+    assert "constraints.txt" in re.search(r"COPY [^\n]*", text)[0]  # type: ignore[index]
+    assert re.search(r"pip install [^\n]*-c constraints\.txt", text)
+
+
+def test_the_lock_pins_every_runtime_dependency_and_the_generators_botocore() -> None:
+    pinned = pins()
+    for line in generator_pins((ROOT / "pyproject.toml").read_text()):
+        name, _, version = line.partition("==")
+        assert pinned[_normal(name)] == version, f"{name} in constraints.txt is not the dev pin"
+    # Every distribution the installed operator needs, transitively (no extras).
+    wanted, seen = ["sagemaker-operator"], set()
+    while wanted:
+        name = _normal(wanted.pop())
+        if name in seen:
+            continue
+        seen.add(name)
+        for requirement in metadata.requires(name) or []:
+            parsed = Requirement(requirement)
+            if parsed.marker is None or parsed.marker.evaluate({"extra": ""}):
+                wanted.append(parsed.name)
+    missing = sorted(seen - {"sagemaker-operator"} - set(pinned))
+    assert not missing, f"constraints.txt lacks {missing}: run `make lock`"

@@ -88,10 +88,11 @@ def _as_a_process(say: Say) -> Iterator[Platform]:
             f"emulator {emulator.endpoint_url}")  # fmt: skip
         crd = resources.files("sagemaker_operator.api").joinpath("crd.yaml").read_text()
         cluster.kubectl("apply", "--server-side", "-f", "-", input=crd)
-        # Polled, not `kubectl wait`: that fails when the CRD has no conditions yet.
+        # Polled, not `kubectl wait`: that fails when the CRD has no conditions yet (and so
+        # does this jsonpath, a moment after the apply: not checked, polled again).
         established = "jsonpath={.status.conditions[?(@.type=='Established')].status}"
         wait_until(lambda: cluster.kubectl("get", "crd", "trainingjobs.sagemaker-operator.dev",
-                                           "-o", established).stdout == "True",
+                                           "-o", established, check=False).stdout == "True",
                    timeout=60, interval=0.2, description="the CRD Established")  # fmt: skip
         cluster.kubectl("create", "namespace", NAMESPACE)
         environment = operator_environment(cluster, emulator, poll_interval="1")

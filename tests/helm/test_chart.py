@@ -127,6 +127,8 @@ def test_every_value_reaches_the_operator_as_a_valid_setting(
         "namespaces": ["team-a", "team-b"], "poll_interval": 20.0,
         "create_rate": 1.0, "describe_rate": 4.0, "list_rate": 1.0, "stop_rate": 1.0,
         "retry_delay": 30.0, "max_retry_delay": 600.0, "deletion_policy": "retain",
+        "wait_retry_delay": 30.0, "max_wait_retry_delay": 900.0, "resync_after": 300.0,
+        "resync_batch": 20, "follow_interval": 60.0, "follow_for": 3600.0,
         "policy_file": Path("/etc/sagemaker-operator/policy/policy.yaml"),
         "account_id": "111122223333", "peering": "sagemaker-operator",
         "probe_port": 8181, "metrics_port": 9191, "webhook_port": 9444,

@@ -293,8 +293,10 @@ class Tracker:
             arn = str(tracked.status["trainingJobArn"])
             async with slots:
                 try:
-                    return await ownership(self.runtime, region, arn, tracked.ref.uid,
-                                           _stamp(tracked.status.get("creationTime")))  # fmt: skip
+                    # No creationTime yet (just created): its create handler's time, which
+                    # ages like the job, so a job without tags is judged within TAG_LAG.
+                    created = _stamp(tracked.status.get("creationTime")) or tracked.last_change
+                    return await ownership(self.runtime, region, arn, tracked.ref.uid, created)
                 except (ClientError, BotoCoreError) as error:
                     logger.warning("cannot read the tags of %s: %s", arn, classify(error))
                     return None
