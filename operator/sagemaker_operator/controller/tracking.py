@@ -29,7 +29,7 @@ import asyncio
 import datetime
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -186,8 +186,9 @@ class Tracker:
         self._seen: dict[tuple[str, str], float] = {}
         # Ended jobs still settling: when to describe them next, and the wait after that.
         self._follow: dict[tuple[str, str], tuple[float, float]] = {}
-        # Jobs whose ownership is settled this run (ours, or refused as someone else's).
+        # (resource UID, job ARN) pairs found to be the resource's own job, and not.
         self._verified: set[tuple[str, str]] = set()
+        self._refused: set[tuple[str, str]] = set()
         # When the last tick ended (time.monotonic()), well or not: liveness reads it.
         self.last_finished = time.monotonic()
 
@@ -282,9 +283,14 @@ class Tracker:
     async def _ours(self, region: str, jobs: dict[str, Tracked]) -> dict[str, Tracked]:
         """The jobs whose UID tag names their resource (one ListTags for each job this run
         did not create or check yet); a job of someone else's is refused, once."""
-        unverified = [tracked for tracked in jobs.values()
-                      if (tracked.ref.uid, str(tracked.status["trainingJobArn"]))
-                      not in self._verified]  # fmt: skip
+
+        def key(tracked: Tracked) -> tuple[str, str]:
+            return tracked.ref.uid, str(tracked.status["trainingJobArn"])
+
+        jobs = {
+            name: tracked for name, tracked in jobs.items() if key(tracked) not in self._refused
+        }
+        unverified = [tracked for tracked in jobs.values() if key(tracked) not in self._verified]
         if not unverified:
             return jobs
         slots = asyncio.Semaphore(CONCURRENT_UPDATES)
@@ -304,13 +310,12 @@ class Tracker:
         found = await asyncio.gather(*(check(tracked) for tracked in unverified))
         kept = dict(jobs)
         for tracked, owner in zip(unverified, found, strict=True):
-            key = (tracked.ref.uid, str(tracked.status["trainingJobArn"]))
             if owner is Ownership.OURS:
-                self._verified.add(key)
+                self._verified.add(key(tracked))
                 continue
             kept.pop(tracked.job_name)  # not this tick: not ours, or not known yet
             if owner is Ownership.NOT_OURS:
-                self._verified.add(key)
+                self._refused.add(key(tracked))
                 await self._refuse(tracked)
         return kept
 
@@ -441,36 +446,55 @@ class Tracker:
         seen = {name: self._seen.get((region, name), now) for name in jobs}
         stale = sorted((moment, name) for name, moment in seen.items()
                        if now - moment > settings.resync_after)  # fmt: skip
-        for _, name in stale[: settings.resync_batch]:
-            tracked = jobs[name]
+
+        async def resync(tracked: Tracked) -> None:
             metrics.TRACKER_DESCRIBES.labels("resync").inc()
             try:
-                answer = await self.runtime.gateway.describe_training_job(region, name,
-                                                                          polling=True)  # fmt: skip
+                answer = await self.runtime.gateway.describe_training_job(
+                    region, tracked.job_name, polling=True)  # fmt: skip
             except (ClientError, BotoCoreError) as error:
-                await self._describe_failed(tracked, classify(error), None)
-                self._seen[(region, name)] = time.monotonic()
-                continue
-            self._seen[(region, name)] = time.monotonic()
+                await self._describe_failed(tracked, classify(error))
+                return
+            finally:
+                self._seen[(region, tracked.job_name)] = time.monotonic()
             await self._guarded(tracked, answer, described=True)
+
+        await self._each([jobs[name] for _, name in stale[: settings.resync_batch]], resync)
 
     async def _follow_ended(self, region: str, jobs: Mapping[str, Tracked]) -> None:
         """Describe the ended jobs still settling when their time comes."""
         now = time.monotonic()
+        due = []
         for name, tracked in jobs.items():
             key = (region, name)
-            due, wait = self._follow.get(key, (now, self.runtime.settings.follow_interval))
-            if due > now:
-                continue
+            when, wait = self._follow.get(key, (now, self.runtime.settings.follow_interval))
+            if when <= now:
+                self._follow[key] = (now + wait, min(wait * 2, FOLLOW_CEILING))
+                due.append(tracked)
+
+        async def follow(tracked: Tracked) -> None:
             metrics.TRACKER_DESCRIBES.labels("follow").inc()
-            self._follow[key] = (now + wait, min(wait * 2, FOLLOW_CEILING))
             try:
-                answer = await self.runtime.gateway.describe_training_job(region, name,
-                                                                          polling=True)  # fmt: skip
+                answer = await self.runtime.gateway.describe_training_job(
+                    region, tracked.job_name, polling=True)  # fmt: skip
             except (ClientError, BotoCoreError) as error:
-                logger.warning("following %s (ended) failed: %s", name, classify(error))
-                continue
+                logger.warning("following %s (ended) failed: %s", tracked.job_name,
+                               classify(error))  # fmt: skip
+                return
             await self._guarded(tracked, answer, described=True)
+
+        await self._each(due, follow)
+
+    @staticmethod
+    async def _each(jobs: list[Tracked], work: Callable[[Tracked], Awaitable[None]]) -> None:
+        """``work`` on each job, CONCURRENT_UPDATES at a time."""
+        slots = asyncio.Semaphore(CONCURRENT_UPDATES)
+
+        async def one(tracked: Tracked) -> None:
+            async with slots:
+                await work(tracked)
+
+        await asyncio.gather(*(one(tracked) for tracked in jobs))
 
     async def _guarded(
         self, tracked: Tracked, answer: Mapping[str, Any], *, described: bool
@@ -525,8 +549,7 @@ class Tracker:
                 wait = self.runtime.settings.follow_interval
                 self._follow[key] = (time.monotonic() + wait, min(wait * 2, FOLLOW_CEILING))
 
-    async def _describe_failed(self, tracked: Tracked, failure: AwsError,
-                               summary: Mapping[str, Any] | None) -> None:  # fmt: skip
+    async def _describe_failed(self, tracked: Tracked, failure: AwsError) -> None:
         """A describe of a job in flight refused: the job's conditions say so (Reconciling:
         the job runs on, as far as anyone knows)."""
         metrics.RECONCILE_ERRORS.labels(failure.code).inc()
