@@ -119,7 +119,9 @@ def test_a_tracker_stuck_in_a_call_fails_liveness(
 ) -> None:  # fmt: skip
     """With a deadline longer than the liveness limit (the old operator had none), a status
     write blocked on a silent connection holds the tick: /healthz must say so."""
-    EmulatorControl(emulator.endpoint_url).set_profile("fast", {"Training": 5})
+    # Training lasts long enough that the freeze comes first on a busy machine (with 5 s, a
+    # clean-clone run froze only after the job's end was written, and nothing was stuck).
+    EmulatorControl(emulator.endpoint_url).set_profile("fast", {"Training": 15})
     operator, probe, _ = start_operator(
         through(proxy, kube_cluster, tmp_path), emulator, namespace, tmp_path / "operator.log",
         kubernetes_timeout="600")  # fmt: skip
@@ -129,7 +131,8 @@ def test_a_tracker_stuck_in_a_call_fails_liveness(
                    timeout=60, interval=0.5, description="the job InProgress")  # fmt: skip
         assert healthz(probe) == 200
         proxy.freeze()  # the job's end is then written on a silent connection
-        wait_until(operator.guard(lambda: healthz(probe) == 500), timeout=120, interval=2,
+        assert statuses(kube_cluster, namespace) == {"InProgress"}, "froze after the end"
+        wait_until(operator.guard(lambda: healthz(probe) == 500), timeout=150, interval=2,
                    description="liveness failing", diagnose=operator.output)  # fmt: skip
         assert "the tracker has not finished a tick" in operator.output()
     finally:
