@@ -61,8 +61,3 @@ def create_request(spec: Spec, owner: Owner) -> dict[str, Any]:
     if problems:
         raise InvalidRequestError("; ".join(problems))
     return request
-
-
-def owned_by(tags: list[dict[str, str]], owner: Owner) -> bool:
-    """Whether a job's tags say it was created for this very resource (same UID)."""
-    return any(tag.get("Key") == UID_TAG and tag.get("Value") == owner.uid for tag in tags)
