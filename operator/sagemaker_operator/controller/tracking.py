@@ -564,6 +564,9 @@ class Tracker:
                 await self._patch(tracked, fields)
             except _DroppedError:
                 return
+            except Exception as error:  # the job's alone: said again at its next resync
+                logger.warning("could not write %s/%s's problem: %s", tracked.ref.namespace,
+                               tracked.ref.name, error)  # fmt: skip
         await self.runtime.error_event(tracked.ref, failure.code, message)
 
     async def _patch(self, tracked: Tracked, fields: dict[str, Any]) -> None:
