@@ -208,11 +208,12 @@ class SageMakerGateway:
         return self._limiters[key]
 
     def _client(self, region: str, purpose: str) -> SageMakerClient:
-        # Clients are never freed: only a region SageMaker has gets one (aws/regions.py).
-        regions.check(region, self.home_region or region)
         with self._clients_lock:
             client = self._clients.get((region, purpose))
             if client is None:
+                # Clients are never freed: only a region SageMaker has gets one
+                # (aws/regions.py); checked once, as the client is made.
+                regions.check(region, self.home_region or region)
                 # A session per client (boto3 sessions are not thread-safe, clients are),
                 # all sharing one loaded service model.
                 session = boto3.session.Session(botocore_session=servicemodel.session())

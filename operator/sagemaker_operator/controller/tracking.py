@@ -31,7 +31,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import kubernetes
 from botocore.exceptions import BotoCoreError, ClientError
@@ -53,6 +53,8 @@ from sagemaker_operator.status.conditions import (
 )
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
 
 # Lists start this long before the previous list began: SageMaker's clock (its Date
 # header, to the second, rounded down) and the moment a change becomes listable may
@@ -127,7 +129,6 @@ def _parse(stamp: Any) -> datetime.datetime:
 def tracked_from(
     namespace: str, name: str, uid: str, generation: int, status: Mapping[str, Any],
     *, created: str | None = None, follow_for: float = 7200.0,
-    now: datetime.datetime | None = None,
 ) -> Tracked | None:  # fmt: skip
     """The index entry for a resource, or None when there is nothing to track: no job, a
     job of someone else, or an ended job that settled (or ended ``follow_for`` ago)."""
@@ -135,9 +136,8 @@ def tracked_from(
         return None
     if status.get("trainingJobStatus") in END_STATES:
         ended = status.get("trainingEndTime") or status.get("lastModifiedTime")
-        moment = now or datetime.datetime.now(datetime.UTC)
-        if not settling(status) or (ended is not None and (moment - _parse(ended))
-                                    .total_seconds() > follow_for):  # fmt: skip
+        age = datetime.datetime.now(datetime.UTC) - _parse(ended) if ended else None
+        if not settling(status) or (age is not None and age.total_seconds() > follow_for):
             return None
     return Tracked(
         ResourceRef(namespace, name, uid),
@@ -293,21 +293,19 @@ class Tracker:
         unverified = [tracked for tracked in jobs.values() if key(tracked) not in self._verified]
         if not unverified:
             return jobs
-        slots = asyncio.Semaphore(CONCURRENT_UPDATES)
 
         async def check(tracked: Tracked) -> Ownership | None:
             arn = str(tracked.status["trainingJobArn"])
-            async with slots:
-                try:
-                    # No creationTime yet (just created): its create handler's time, which
-                    # ages like the job, so a job without tags is judged within TAG_LAG.
-                    created = _stamp(tracked.status.get("creationTime")) or tracked.last_change
-                    return await ownership(self.runtime, region, arn, tracked.ref.uid, created)
-                except (ClientError, BotoCoreError) as error:
-                    logger.warning("cannot read the tags of %s: %s", arn, classify(error))
-                    return None
+            try:
+                # No creationTime yet (just created): its create handler's time, which
+                # ages like the job, so a job without tags is judged within TAG_LAG.
+                created = _stamp(tracked.status.get("creationTime")) or tracked.last_change
+                return await ownership(self.runtime, region, arn, tracked.ref.uid, created)
+            except (ClientError, BotoCoreError) as error:
+                logger.warning("cannot read the tags of %s: %s", arn, classify(error))
+                return None
 
-        found = await asyncio.gather(*(check(tracked) for tracked in unverified))
+        found = await self._each(unverified, check)
         kept = dict(jobs)
         for tracked, owner in zip(unverified, found, strict=True):
             if owner is Ownership.OURS:
@@ -418,25 +416,23 @@ class Tracker:
     ) -> None:
         """Update each job from its summary; a failure is the job's alone: tried again next
         tick (kept in _retry), or dropped when its resource is gone."""
-        slots = asyncio.Semaphore(CONCURRENT_UPDATES)
 
         async def update(summary: Mapping[str, Any]) -> None:
             name = str(summary["TrainingJobName"])
-            async with slots:
-                try:
-                    await self._update(jobs[name], summary)
-                except _DroppedError:
-                    pass
-                except Exception as error:
-                    self._retry.setdefault(region, {})[name] = summary
-                    reason = (classify(error).code if isinstance(error, ClientError | BotoCoreError)
-                              else type(error).__name__)  # fmt: skip
-                    metrics.RECONCILE_ERRORS.labels(reason).inc()
-                    ref = jobs[name].ref
-                    logger.warning("updating %s/%s failed (tried again next tick): %s",
-                                   ref.namespace, ref.name, error)  # fmt: skip
+            try:
+                await self._update(jobs[name], summary)
+            except _DroppedError:
+                pass
+            except Exception as error:
+                self._retry.setdefault(region, {})[name] = summary
+                reason = (classify(error).code if isinstance(error, ClientError | BotoCoreError)
+                          else type(error).__name__)  # fmt: skip
+                metrics.RECONCILE_ERRORS.labels(reason).inc()
+                ref = jobs[name].ref
+                logger.warning("updating %s/%s failed (tried again next tick): %s",
+                               ref.namespace, ref.name, error)  # fmt: skip
 
-        await asyncio.gather(*(update(summary) for summary in summaries))
+        await self._each(summaries, update)
 
     async def _resync(self, region: str, jobs: Mapping[str, Tracked]) -> None:
         """Describe the jobs in flight no list has shown for ``resync_after`` (a change
@@ -448,16 +444,12 @@ class Tracker:
                        if now - moment > settings.resync_after)  # fmt: skip
 
         async def resync(tracked: Tracked) -> None:
-            metrics.TRACKER_DESCRIBES.labels("resync").inc()
-            try:
-                answer = await self.runtime.gateway.describe_training_job(
-                    region, tracked.job_name, polling=True)  # fmt: skip
-            except (ClientError, BotoCoreError) as error:
-                await self._describe_failed(tracked, classify(error))
-                return
-            finally:
-                self._seen[(region, tracked.job_name)] = time.monotonic()
-            await self._guarded(tracked, answer, described=True)
+            answer = await self._described(tracked, "resync")
+            self._seen[(region, tracked.job_name)] = time.monotonic()
+            if isinstance(answer, AwsError):
+                await self._describe_failed(tracked, answer)
+            else:
+                await self._guarded(tracked, answer)
 
         await self._each([jobs[name] for _, name in stale[: settings.resync_batch]], resync)
 
@@ -473,34 +465,40 @@ class Tracker:
                 due.append(tracked)
 
         async def follow(tracked: Tracked) -> None:
-            metrics.TRACKER_DESCRIBES.labels("follow").inc()
-            try:
-                answer = await self.runtime.gateway.describe_training_job(
-                    region, tracked.job_name, polling=True)  # fmt: skip
-            except (ClientError, BotoCoreError) as error:
-                logger.warning("following %s (ended) failed: %s", tracked.job_name,
-                               classify(error))  # fmt: skip
-                return
-            await self._guarded(tracked, answer, described=True)
+            answer = await self._described(tracked, "follow")
+            if isinstance(answer, AwsError):
+                logger.warning("following %s (ended) failed: %s", tracked.job_name, answer)
+            else:
+                await self._guarded(tracked, answer)
 
         await self._each(due, follow)
 
     @staticmethod
-    async def _each(jobs: list[Tracked], work: Callable[[Tracked], Awaitable[None]]) -> None:
-        """``work`` on each job, CONCURRENT_UPDATES at a time."""
+    async def _each(items: Iterable[T], work: Callable[[T], Awaitable[R]]) -> list[R]:
+        """``work`` on each item, CONCURRENT_UPDATES at a time (in order: the semaphore
+        lets them through as they come); its results in the same order."""
         slots = asyncio.Semaphore(CONCURRENT_UPDATES)
 
-        async def one(tracked: Tracked) -> None:
+        async def one(item: T) -> R:
             async with slots:
-                await work(tracked)
+                return await work(item)
 
-        await asyncio.gather(*(one(tracked) for tracked in jobs))
+        return list(await asyncio.gather(*(one(item) for item in items)))
 
-    async def _guarded(
-        self, tracked: Tracked, answer: Mapping[str, Any], *, described: bool
-    ) -> None:
+    async def _described(self, tracked: Tracked, purpose: str) -> Mapping[str, Any] | AwsError:
+        """The job's DescribeTrainingJob answer (a tracker's poll: ``purpose`` counts it in
+        the metrics), or why AWS refused it."""
+        metrics.TRACKER_DESCRIBES.labels(purpose).inc()
         try:
-            await self._update(tracked, answer, described=described)
+            return await self.runtime.gateway.describe_training_job(
+                tracked.region, tracked.job_name, polling=True)  # fmt: skip
+        except (ClientError, BotoCoreError) as error:
+            return classify(error)
+
+    async def _guarded(self, tracked: Tracked, answer: Mapping[str, Any]) -> None:
+        """Update the job from a describe's answer; a failure is logged, and the job's alone."""
+        try:
+            await self._update(tracked, answer, described=True)
         except _DroppedError:
             pass
         except Exception as error:

@@ -78,25 +78,3 @@ def _walk(
             yield from _walk(shape.value, item, f"{path}[{key}]", None)
     elif kind is not None and isinstance(value, str):
         yield kind, path, value
-
-
-def covered_members() -> list[tuple[Kind, str]]:
-    """Every member of the request the policy checks, as (kind, path): for the README."""
-    found: list[tuple[Kind, str]] = []
-
-    def walk(shape: Shape, path: str, kind: Kind | None, seen: frozenset[str]) -> None:
-        if isinstance(shape, StructureShape):
-            if shape.name in seen:
-                return
-            for member, inner in shape.members.items():
-                name = member[:1].lower() + member[1:]
-                walk(inner, f"{path}.{name}", kind_of(member, inner), seen | {shape.name})
-        elif isinstance(shape, ListShape):
-            walk(shape.member, f"{path}[]", kind or kind_of("", shape.member), seen)
-        elif isinstance(shape, MapShape):
-            walk(shape.value, f"{path}{{}}", None, seen)
-        elif kind is not None and shape.type_name == "string":
-            found.append((kind, path))
-
-    walk(_input_shape(), "spec", None, frozenset())
-    return found
