@@ -26,3 +26,23 @@ def job_statuses(cluster: KubeCluster, namespace: str) -> dict[str, str | None]:
     """Each TrainingJob's status.trainingJobStatus, by name."""
     return {name: item.get("status", {}).get("trainingJobStatus")
             for name, item in trainingjobs(cluster, namespace).items()}  # fmt: skip
+
+
+def trainingjob(cluster: KubeCluster, namespace: str, name: str) -> dict[str, Any]:
+    """One TrainingJob as the apiserver has it."""
+    found: dict[str, Any] = json.loads(
+        cluster.kubectl("get", "trainingjob", name, "-n", namespace, "-o", "json").stdout
+    )
+    return found
+
+
+def condition(document: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The resource's condition of that type ({} when it has none)."""
+    return next((c for c in document.get("status", {}).get("conditions", [])
+                 if c["type"] == kind), {})  # fmt: skip
+
+
+def stalled(cluster: KubeCluster, namespace: str, name: str) -> dict[str, Any] | None:
+    """The resource, once its Stalled condition is True (for wait_until)."""
+    found = trainingjob(cluster, namespace, name)
+    return found if condition(found, "Stalled").get("status") == "True" else None

@@ -15,6 +15,7 @@ from tests.api.manifests import manifest, typical_spec
 
 pytestmark = pytest.mark.cluster
 
+DELETE = object()  # set_path: remove the field
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.yaml"))
 
 
@@ -65,19 +66,47 @@ def test_every_field_of_the_seed_example_round_trips_unchanged(
     assert stored["spec"] == seed["spec"]  # nothing pruned, nothing defaulted
 
 
-def test_a_changed_spec_is_refused_as_immutable(
-    kube_cluster: KubeCluster, trainingjob_crd: str, namespace: str
+@pytest.mark.parametrize(("path", "value"), [
+    ("resourceConfig.instanceCount", 2),         # a sub-field beside the updatable one
+    ("roleArn", "arn:aws:iam::123456789012:role/Other"),
+    ("hyperParameters", DELETE),                 # removed
+    ("enableNetworkIsolation", True),            # added
+    ("region", "eu-west-1"),                     # ours, not an API member
+])  # fmt: skip
+def test_a_field_sagemaker_cannot_update_is_refused_by_name(
+    kube_cluster: KubeCluster, trainingjob_crd: str, namespace: str, path: str, value: Any
 ) -> None:
-    document = manifest("frozen", typical_spec())
+    document = manifest("frozen", typical_spec(region="us-east-1"))
     kube_cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(document))
-    document["spec"]["resourceConfig"]["instanceCount"] = 2
+    document["spec"] = set_path(document["spec"], path, value)
     result = kube_cluster.kubectl("apply", "-n", namespace, "-f", "-",
                                   input=json.dumps(document), check=False)  # fmt: skip
     assert result.returncode != 0
-    assert "spec is immutable" in result.stderr
+    assert f"spec.{path} is immutable" in result.stderr
     assert "create a new TrainingJob instead" in result.stderr
+    assert "spec.resourceConfig.keepAlivePeriodInSeconds" in result.stderr  # what can change
     # Labels and annotations still change: only the spec is frozen.
     kube_cluster.kubectl("label", "-n", namespace, "trainingjob/frozen", "owner=ana")
+
+
+@pytest.mark.parametrize(("path", "value"), [
+    ("resourceConfig.keepAlivePeriodInSeconds", 1800),
+    ("profilerConfig", {"s3OutputPath": "s3://my-bucket/profiler",
+                        "profilingIntervalInMilliseconds": 1000}),
+    ("profilerRuleConfigurations", [{"ruleConfigurationName": "LowGPU",
+                                     "ruleEvaluatorImage": "123456789012.dkr.ecr.us-east-1"
+                                                           ".amazonaws.com/rules:latest"}]),
+    ("remoteDebugConfig", {"enableRemoteDebug": True}),
+])  # fmt: skip
+def test_what_update_training_job_changes_may_change(
+    kube_cluster: KubeCluster, trainingjob_crd: str, namespace: str, path: str, value: Any
+) -> None:
+    document = manifest("warm", typical_spec())
+    kube_cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(document))
+    document["spec"] = set_path(document["spec"], path, value)
+    kube_cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(document))
+    document["spec"] = set_path(document["spec"], path, DELETE)  # and go again
+    kube_cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(document))
 
 
 def test_the_job_name_defaults_to_a_valid_metadata_name(
@@ -108,7 +137,6 @@ def set_path(spec: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     return changed
 
 
-DELETE = object()
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 CHANNEL = typical_spec()["inputDataConfig"][0]
 

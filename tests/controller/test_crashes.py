@@ -31,6 +31,18 @@ def arns(cluster: KubeCluster, namespace: str) -> dict[str, tuple[str, str | Non
             for name, item in trainingjobs(cluster, namespace).items()}  # fmt: skip
 
 
+def kill_at_random_moments(
+    operator: OperatorProcess, *, times: int, seed: int, latest: float
+) -> None:
+    """SIGKILL the operator ``times`` times, each 0.3 s to ``latest`` s after it (re)started
+    (repeatable moments: the dice are seeded), starting it again each time."""
+    dice = random.Random(seed)
+    for _ in range(times):
+        time.sleep(dice.uniform(0.3, latest))  # a crash moment, not a wait for a condition
+        operator.kill()
+        operator.start()
+
+
 def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
     kube_cluster: KubeCluster, namespace: str, emulator: Emulator,
     operator_process: OperatorProcess,
@@ -42,11 +54,7 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
     kube_cluster.kubectl("apply", "-n", namespace, "-f", "-",
                          input="\n---\n".join(json.dumps(d) for d in documents))  # fmt: skip
 
-    dice = random.Random(20261128)
-    for _ in range(4):
-        time.sleep(dice.uniform(0.3, 2.0))  # a crash moment, not a wait for a condition
-        operator_process.kill()
-        operator_process.start()
+    kill_at_random_moments(operator_process, times=4, seed=20261128, latest=2.0)
 
     def all_created() -> dict[str, tuple[str, str | None]] | None:
         found = arns(kube_cluster, namespace)

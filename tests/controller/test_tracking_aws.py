@@ -49,7 +49,9 @@ class RecordingRuntime(Runtime):
 
     cluster: Cluster
 
-    async def patch_status(self, ref: ResourceRef, status: dict[str, Any]) -> None:
+    async def patch_status(
+        self, ref: ResourceRef, status: dict[str, Any], expect: Any = None
+    ) -> None:
         if ref.name in self.cluster.refuse:
             raise kubernetes.client.ApiException(status=self.cluster.refuse[ref.name])
         self.cluster.patches.append(ref.name)

@@ -33,10 +33,16 @@ def test_a_request_with_only_the_three_required_members_is_accepted(
     assert described["StoppingCondition"] == {"MaxRuntimeInSeconds": 86400}
 
 
-def test_describe_echoes_the_request_and_adds_status(sagemaker: SageMakerClient) -> None:
+def test_describe_echoes_the_request_with_defaults_and_adds_status(
+    sagemaker: SageMakerClient,
+) -> None:
     request = typical("echo")
     sagemaker.create_training_job(**request)
     described = sagemaker.describe_training_job(TrainingJobName="echo")
+    # SageMaker's documented defaults fill what the request left out (emulator/defaults.py).
+    request["AlgorithmSpecification"]["EnableSageMakerMetricsTimeSeries"] = False
+    request["InputDataConfig"][0]["CompressionType"] = "None"
+    request["OutputDataConfig"]["CompressionType"] = "GZIP"
     for member in (
         "AlgorithmSpecification",
         "HyperParameters",

@@ -32,7 +32,8 @@ def every_state(
     kube_cluster: KubeCluster, namespace: str, emulator: Emulator,
     operator_process: OperatorProcess,
 ) -> dict[str, dict[str, Any]]:  # fmt: skip
-    """running, completed, failed, stalled (policy) and deleting: the live objects."""
+    """running, completed, failed, stalled (policy), deleting, an update pending and an
+    update refused: the live objects."""
     control = EmulatorControl(emulator.endpoint_url)
     cluster, guard = kube_cluster, operator_process.guard
 
@@ -40,15 +41,30 @@ def every_state(
         cluster.kubectl("apply", "-n", namespace, "-f", "-", input=text)
 
     apply(document("completed"))
-    wait_until(guard(lambda: job_status(cluster, namespace, "completed") == "Completed"),
+    apply(document("update-refused"))
+    wait_until(guard(lambda: all(job_status(cluster, namespace, name) == "Completed"
+                                 for name in ("completed", "update-refused"))),
                timeout=30, description="completed")  # fmt: skip
+    # A profiler change after the end: SageMaker refuses it.
+    apply(document("update-refused", profilerConfig={"profilingIntervalInMilliseconds": 1000}))
     control.set_profile("fast", {"Training": 600, "Stopping": 600})  # for the jobs below
-    for name in ("running", "failed", "deleting"):
+    for name in ("running", "failed", "deleting", "updating"):
         apply(document(name))
     apply(document("denied", roleArn="arn:aws:iam::999999999999:role/Admin"))
     wait_until(guard(lambda: all(job_status(cluster, namespace, name) == "InProgress"
-                                 for name in ("running", "failed", "deleting"))),
-               timeout=30, description="three jobs InProgress")  # fmt: skip
+                                 for name in ("running", "failed", "deleting", "updating"))),
+               timeout=30, description="four jobs InProgress")  # fmt: skip
+    # An update SageMaker accepted and does not report yet.
+    control.set_faults(update_delay=600)
+    apply(document("updating", remoteDebugConfig={"enableRemoteDebug": True}))
+
+    def update_state(name: str) -> str | None:
+        found = trainingjobs(cluster, namespace)[name].get("status", {})
+        return str(found.get("update", {}).get("state")) if found.get("update") else None
+
+    wait_until(guard(lambda: update_state("updating") == "Pending"
+                     and update_state("update-refused") == "Refused"),
+               timeout=30, description="one update Pending, one Refused")  # fmt: skip
     control.fail_job("failed", "AlgorithmError: loss is NaN")
     wait_until(guard(lambda: job_status(cluster, namespace, "failed") == "Failed"),
                timeout=30, description="failed")  # fmt: skip

@@ -41,15 +41,19 @@ def test_argo_cd_reads_every_state_with_the_conditions_message(
     verdicts = {name: argo_health(resource) for name, resource in every_state.items()}
     assert {name: status for name, (status, _) in verdicts.items()} == {
         "running": "Progressing", "completed": "Healthy", "failed": "Degraded",
-        "denied": "Degraded", "deleting": "Progressing",
+        "denied": "Degraded", "deleting": "Progressing", "updating": "Progressing",
+        "update-refused": "Degraded",
     }  # fmt: skip
     assert verdicts["failed"][1] == "Failed: AlgorithmError: loss is NaN"
     assert verdicts["denied"][1].startswith("PolicyDenied: spec.roleArn")
     assert "InProgress / " in verdicts["running"][1]  # the secondary status, as it moves
     assert verdicts["deleting"][1].startswith("Deleting")
+    assert verdicts["updating"][1].startswith("UpdatePending: UpdateTrainingJob accepted")
+    assert verdicts["update-refused"][1].startswith("ValidationException: UpdateTrainingJob "
+                                                    "refused")  # fmt: skip
 
 
-def test_flux_kstatus_reads_running_completed_and_failed_jobs(
+def test_flux_kstatus_reads_running_completed_failed_and_updated_jobs(
     every_state: dict[str, dict[str, Any]],
 ) -> None:
     answer = subprocess.run(
@@ -59,7 +63,8 @@ def test_flux_kstatus_reads_running_completed_and_failed_jobs(
     verdicts = {item["name"]: item["status"] for item in json.loads(answer.stdout)}
     assert verdicts == {
         "running": "InProgress", "completed": "Current", "failed": "Failed",
-        "denied": "Failed", "deleting": "Terminating",
+        "denied": "Failed", "deleting": "Terminating", "updating": "InProgress",
+        "update-refused": "Failed",
     }  # fmt: skip
 
 

@@ -47,8 +47,8 @@ def test_a_wrong_policy_is_caught_by_the_linter() -> None:
 
 
 def test_the_policy_names_exactly_the_calls_the_operator_makes() -> None:
-    """Every SageMaker call in the gateway, AddTags (each create carries tags) and the
-    PassRole of the job's role: nothing more, nothing less."""
+    """Every SageMaker call in the gateway (AddTags among them: adoption tags the job, and
+    each create carries tags) and the PassRole of the job's role: nothing more, nothing less."""
     source = inspect.getsource(gateway)
     calls = {"sagemaker:" + "".join(part.title() for part in name.split("_"))
              for name in re.findall(r"client\.([a-z_]+)\(", source)}  # fmt: skip

@@ -85,7 +85,9 @@ class Recorder:
     settings: OperatorSettings = field(default_factory=OperatorSettings)
     owned: set[tuple[str, str]] = field(default_factory=Everything)
 
-    async def patch_status(self, ref: ResourceRef, status: dict[str, Any]) -> None:
+    async def patch_status(
+        self, ref: ResourceRef, status: dict[str, Any], expect: Any = None
+    ) -> None:
         self.patches.append((ref.name, status))
 
     async def event(self, ref: ResourceRef, reason: str, message: str, **_: Any) -> None:

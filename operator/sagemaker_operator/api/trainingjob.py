@@ -407,6 +407,16 @@ class Condition(AnswerModel):
     observed_generation: int | None = Field(default=None, alias="observedGeneration")
 
 
+class SpecUpdate(AnswerModel):
+    """The last change of the spec's updatable fields, and SageMaker's answer to it."""
+
+    generation: int = Field(alias="generation")
+    state: Literal["Pending", "Applied", "Refused"] = Field(alias="state")
+    fields: list[str] = Field(default_factory=list, alias="fields")
+    reason: str | None = Field(default=None, alias="reason")
+    message: str | None = Field(default=None, alias="message")
+
+
 class Status(AnswerModel):
     """The TrainingJob status: what SageMaker reports, and conditions."""
 
@@ -432,4 +442,5 @@ class Status(AnswerModel):
     cloud_watch_logs_url: str | None = Field(default=None, alias="cloudWatchLogsUrl")
     observed_generation: int | None = Field(default=None, alias="observedGeneration")
     conditions: list[Condition] | None = Field(default=None, alias="conditions")
+    update: SpecUpdate | None = Field(default=None, alias="update")
     operator: dict[str, Any] | None = Field(default=None, alias="operator")

@@ -17,7 +17,7 @@ import functools
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -59,7 +59,8 @@ class RateLimits:
     describe: float = 5.0
     list: float = 2.0
     stop: float = 2.0
-    tags: float = 5.0
+    tags: float = 5.0  # ListTags and AddTags
+    update: float = 2.0  # UpdateTrainingJob: one call per accepted spec change
     # The list limit holds on average over this many seconds (the poll interval): a tick's
     # pages go out together, and the changes made while they are read (listed again by
     # the next tick) stay few.
@@ -123,6 +124,15 @@ class SageMakerGateway:
     async def stop_training_job(self, region: str, name: str) -> None:
         await self._call(region, "stop", lambda client: client.stop_training_job(
             TrainingJobName=name))  # fmt: skip
+
+    async def update_training_job(self, region: str, request: dict[str, Any]) -> None:
+        await self._call(region, "update", lambda client: client.update_training_job(
+            **request))  # fmt: skip
+
+    async def add_tags(self, region: str, arn: str, tags: Mapping[str, str]) -> None:
+        pairs: list[Any] = [{"Key": key, "Value": value} for key, value in tags.items()]
+        await self._call(region, "tags", lambda client: client.add_tags(
+            ResourceArn=arn, Tags=pairs))  # fmt: skip
 
     async def list_tags(self, region: str, arn: str) -> list[dict[str, str]]:
         answer = await self._call(region, "tags", lambda client: client.list_tags(

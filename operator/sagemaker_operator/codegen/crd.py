@@ -16,12 +16,14 @@ model's constraints carried into the OpenAPI schema:
 - what OpenAPI cannot say about map keys (length, pattern) becomes CEL.
 
 Cross-field rules that SageMaker documents become CEL rules with messages a user
-understands (``CROSS_FIELD_RULES``). The spec is immutable, because a training job
-cannot be changed: one transition rule on ``spec`` refuses any change. SageMaker allows
-two updates (the warm-pool keep-alive and the profiler settings, through
-UpdateTrainingJob); supporting them later means replacing that rule by per-field rules
-that leave ``resourceConfig.keepAlivePeriodInSeconds``, ``profilerConfig`` and
-``profilerRuleConfigurations`` out.
+understands (``CROSS_FIELD_RULES``).
+
+What may change is what UpdateTrainingJob's input carries (``updatable``): a member whose
+update shape has every member of the create shape changes whole (``profilerConfig``,
+``profilerRuleConfigurations``, ``remoteDebugConfig``); a ``…ForUpdate`` shape with fewer
+members names the sub-fields that change (``resourceConfig.keepAlivePeriodInSeconds``).
+Every other field gets a transition rule on ``spec`` refusing its change, addition or
+removal, with a message naming it.
 """
 
 from __future__ import annotations
@@ -293,7 +295,8 @@ def spec_schema(builder: SchemaBuilder) -> dict[str, Any]:
     schema = builder.shape_schema(request, "spec", None)
     schema["description"] = (
         "The CreateTrainingJob request, with member names' first letters lowered "
-        "(RoleArn is roleArn). The spec cannot change once created."
+        "(RoleArn is roleArn). Only what UpdateTrainingJob changes can change once "
+        "created."
     )
     # The name may come from metadata.name (checked at the root, where metadata is visible).
     schema["required"] = [name for name in schema["required"] if name != "trainingJobName"]
@@ -309,13 +312,68 @@ def spec_schema(builder: SchemaBuilder) -> dict[str, Any]:
         "description": "The AWS region to run the job in (not an API member). "
         "Defaults to the operator's region.",
     }
-    schema.setdefault("x-kubernetes-validations", []).append(rule(
-        "self == oldSelf",
-        "spec is immutable: a SageMaker training job cannot be changed once created; "
-        "create a new TrainingJob instead",
-    ))  # fmt: skip
-    builder.stats.cel_rules += 1
+    rules = immutability_rules(schema, updatable(builder.model))
+    schema.setdefault("x-kubernetes-validations", []).extend(rules)
+    builder.stats.cel_rules += len(rules)
     return schema
+
+
+def updatable(model: ServiceModel) -> dict[str, frozenset[str] | None]:
+    """The spec fields UpdateTrainingJob changes: field → None when it changes whole, or
+    the set of its sub-fields that change (a ``…ForUpdate`` shape with fewer members)."""
+    create = model.operation_model("CreateTrainingJob").input_shape
+    update = model.operation_model("UpdateTrainingJob").input_shape
+    assert isinstance(create, StructureShape)
+    assert isinstance(update, StructureShape)
+    result: dict[str, frozenset[str] | None] = {}
+    for name, shape in update.members.items():
+        if name == "TrainingJobName":
+            continue
+        created = create.members[name]
+        if (
+            isinstance(shape, StructureShape)
+            and isinstance(created, StructureShape)
+            and (set(created.members) - set(shape.members))
+        ):
+            result[lower_first(name)] = frozenset(lower_first(member) for member in shape.members)
+        else:
+            result[lower_first(name)] = None
+    return result
+
+
+def updatable_paths(fields: dict[str, frozenset[str] | None]) -> list[str]:
+    """``updatable``'s fields as dotted spec paths, sorted."""
+    return sorted(f"spec.{name}" if subs is None else f"spec.{name}.{sub}"
+                  for name, subs in fields.items() for sub in (subs or [""]))  # fmt: skip
+
+
+def _unchanged(path: str) -> str:
+    """CEL: the field at ``path`` (below self/oldSelf) is as it was: present in both and
+    equal, or absent from both."""
+    parts = path.split(".")
+    present = " && ".join(f"has(SELF.{'.'.join(parts[: i + 1])})" for i in range(len(parts)))
+    now, before = present.replace("SELF", "self"), present.replace("SELF", "oldSelf")
+    return f"({now}) == ({before}) && (!({now}) || self.{path} == oldSelf.{path})"
+
+
+def immutability_rules(
+    spec: dict[str, Any], fields: dict[str, frozenset[str] | None]
+) -> list[dict[str, str]]:
+    """A transition rule per field that cannot change once the job exists."""
+    changeable = ", ".join(updatable_paths(fields))
+    frozen: list[str] = []
+    for name, schema in spec["properties"].items():
+        if name not in fields:
+            frozen.append(name)
+        elif fields[name] is not None:
+            frozen += [f"{name}.{sub}" for sub in schema["properties"]
+                       if sub not in (fields[name] or ())]  # fmt: skip
+    return [rule(
+        _unchanged(path),
+        f"spec.{path} is immutable: SageMaker cannot change it in a created training job; "
+        f"create a new TrainingJob instead (what can change: {changeable})",
+        f".{path}",
+    ) for path in frozen]  # fmt: skip
 
 
 # DescribeTrainingJob members the status carries, in the order kubectl shows them.
@@ -340,6 +398,24 @@ CONDITION_SCHEMA: dict[str, Any] = {
         "observedGeneration": {"type": "integer", "format": "int64", "minimum": 0},
     },
 }
+
+
+UPDATE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "The last change of the spec's updatable fields (UpdateTrainingJob) and "
+    "SageMaker's answer: Pending (accepted, not yet reported by DescribeTrainingJob), "
+    "Applied, or Refused (reason and message are SageMaker's).",
+    "required": ["generation", "state"],
+    "properties": {
+        "generation": {"type": "integer", "format": "int64",
+                       "description": "The metadata.generation of the change."},
+        "state": {"type": "string", "enum": ["Pending", "Applied", "Refused"]},
+        "fields": {"type": "array", "items": {"type": "string"},
+                   "description": "The spec fields the change sent."},
+        "reason": {"type": "string"},
+        "message": {"type": "string"},
+    },
+}  # fmt: skip
 
 
 def status_schema(builder: SchemaBuilder) -> dict[str, Any]:
@@ -368,6 +444,7 @@ def status_schema(builder: SchemaBuilder) -> dict[str, Any]:
         "x-kubernetes-list-type": "map",
         "x-kubernetes-list-map-keys": ["type"],
     }
+    properties["update"] = UPDATE_SCHEMA
     properties["operator"] = {
         "type": "object",
         "description": "The operator's own bookkeeping; not for users.",

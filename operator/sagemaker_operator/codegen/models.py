@@ -38,6 +38,16 @@ class Condition(AnswerModel):
     message: str | None = Field(default=None, alias="message")
     last_transition_time: datetime.datetime = Field(alias="lastTransitionTime")
     observed_generation: int | None = Field(default=None, alias="observedGeneration")
+
+
+class SpecUpdate(AnswerModel):
+    """The last change of the spec's updatable fields, and SageMaker's answer to it."""
+
+    generation: int = Field(alias="generation")
+    state: Literal["Pending", "Applied", "Refused"] = Field(alias="state")
+    fields: list[str] = Field(default_factory=list, alias="fields")
+    reason: str | None = Field(default=None, alias="reason")
+    message: str | None = Field(default=None, alias="message")
 '''
 
 
@@ -139,6 +149,7 @@ def module_source(model: ServiceModel, header: str) -> str:
         '    cloud_watch_logs_url: str | None = Field(default=None, alias="cloudWatchLogsUrl")',
         '    observed_generation: int | None = Field(default=None, alias="observedGeneration")',
         '    conditions: list[Condition] | None = Field(default=None, alias="conditions")',
+        '    update: SpecUpdate | None = Field(default=None, alias="update")',
         '    operator: dict[str, Any] | None = Field(default=None, alias="operator")',
     ]
     status_classes = []

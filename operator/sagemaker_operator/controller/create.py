@@ -1,4 +1,5 @@
-"""Create: a new TrainingJob resource becomes exactly one SageMaker training job.
+"""Create: a new TrainingJob resource becomes exactly one SageMaker training job (or, with
+the adopt annotation, takes over an existing one: controller/adopt.py).
 
 The operator's finalizer goes on the resource before the create call, so no job outlives a
 resource deleted meanwhile. Safe to run again after a crash at any point: a resource that
@@ -20,16 +21,18 @@ import urllib3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sagemaker_operator.aws.errors import classify
+from sagemaker_operator.controller.adopt import AdoptRefusedError, adopt, adopting
 from sagemaker_operator.controller.checks import RefusedError, plan_job
 from sagemaker_operator.controller.finalizer import hold
 from sagemaker_operator.controller.ownership import Ownership, creation_time, judge
 from sagemaker_operator.controller.requests import Owner
-from sagemaker_operator.controller.runtime import ResourceRef, Runtime, status_fields
+from sagemaker_operator.controller.runtime import ResourceRef, Runtime
 from sagemaker_operator.status.conditions import (
     status_from_sagemaker,
     verdict_for_job,
     verdict_for_problem,
 )
+from sagemaker_operator.status.fields import status_fields
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +56,7 @@ async def create_job(
     patch: kopf.Patch,
     retry: int = 0,
     elapsed: float = 0.0,
+    annotations: Mapping[str, str] | None = None,
 ) -> None:
     if status.get("trainingJobArn"):
         return  # created before (an earlier run of this handler): never twice
@@ -84,8 +88,16 @@ async def create_job(
     if not await hold(runtime, ref, resource_version, finalizers, retry_delay=backoff):
         return  # deleted before its job was created: no job for it, ever
 
+    described: Mapping[str, Any] | None
     try:
-        arn, described = await _create_or_adopt(runtime, region, name, request, owner)
+        if adopting(annotations or {}):
+            described = await adopt(runtime, region, name, request, owner)
+            arn = str(described["TrainingJobArn"])
+        else:
+            arn, described = await _create_or_adopt(runtime, region, name, request, owner)
+    except AdoptRefusedError as refused:
+        await stall(refused.reason, refused.message)
+        return
     except TagsNotListedError as error:
         # The job was created for someone, moments ago; its tags will say whom.
         raise kopf.TemporaryError(str(error), delay=TAG_RETRY_DELAY) from error

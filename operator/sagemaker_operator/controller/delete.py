@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from sagemaker_operator.api import GROUP
 from sagemaker_operator.api.trainingjob import Spec
 from sagemaker_operator.aws.errors import classify
+from sagemaker_operator.controller.adopt import adopting
 from sagemaker_operator.controller.ownership import Ownership, creation_time, ownership
 from sagemaker_operator.controller.requests import Owner, job_name
 from sagemaker_operator.controller.runtime import ResourceRef, Runtime
@@ -71,9 +72,9 @@ async def delete_job(
             {} if DELETION_POLICY_ANNOTATION in annotations
             else await runtime.namespace_annotations(ref.namespace)
         )  # fmt: skip
-        policy = deletion_policy(
-            annotations, namespace_annotations, runtime.settings.deletion_policy
-        )
+        # An adopted job was started by someone else: kept unless asked (annotations).
+        default = "retain" if adopting(annotations) else runtime.settings.deletion_policy
+        policy = deletion_policy(annotations, namespace_annotations, default)
     except kubernetes.client.ApiException as error:
         message = f"cannot read namespace {ref.namespace} for its deletion policy: {error.reason}"
         raise kopf.TemporaryError(message, delay=STOP_CHECK_DELAY) from error

@@ -17,6 +17,7 @@ from sagemaker_operator.controller.create import create_job
 from sagemaker_operator.controller.delete import delete_job
 from sagemaker_operator.controller.runtime import ResourceRef, Runtime
 from sagemaker_operator.controller.tracking import Tracker, tracked_from
+from sagemaker_operator.controller.update import update_job
 
 RESOURCE = (GROUP, VERSION, PLURAL)
 
@@ -134,7 +135,19 @@ async def create(
     await create_job(memo.runtime, ref, spec=spec, status=status,
                      generation=meta.get("generation", 1), resource_version=meta["resourceVersion"],
                      finalizers=meta.get("finalizers", []), patch=patch, retry=retry,
-                     elapsed=runtime.total_seconds())  # fmt: skip
+                     elapsed=runtime.total_seconds(),
+                     annotations=meta.get("annotations", {}))  # fmt: skip
+
+
+@kopf.on.update(*RESOURCE, field="spec")  # the CRD lets only updatable fields change
+async def update(
+    *, namespace: str | None, name: str, uid: str, spec: kopf.Spec, status: kopf.Status,
+    meta: kopf.Meta, patch: kopf.Patch, memo: Any, retry: int, runtime: datetime.timedelta,
+    **_: Any,
+) -> None:  # fmt: skip
+    await update_job(memo.runtime, ResourceRef(namespace or "", name, uid), spec=spec,
+                     status=status, generation=meta.get("generation", 1), patch=patch,
+                     retry=retry, elapsed=runtime.total_seconds())  # fmt: skip
 
 
 def _holds_finalizer(*, meta: kopf.Meta, **_: Any) -> bool:

@@ -1,4 +1,7 @@
-"""What every part of the controller shares while the operator runs, and its Kubernetes writes."""
+"""What every part of the controller shares while the operator runs, and its Kubernetes I/O.
+
+What the status should say is decided in ``status/``; this module only reads and writes.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import collections
 import datetime
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,12 +19,10 @@ import urllib3
 
 from sagemaker_operator import metrics
 from sagemaker_operator.api import GROUP, KIND, PLURAL, VERSION
-from sagemaker_operator.api.trainingjob import Condition, Status
 from sagemaker_operator.aws.gateway import SageMakerGateway
 from sagemaker_operator.controller import peering
 from sagemaker_operator.policy import Policy
 from sagemaker_operator.settings import OperatorSettings
-from sagemaker_operator.status.conditions import Verdict, conditions
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +110,9 @@ class Runtime:
         thread that made it is free again, within it."""
         return self.settings.kubernetes_timeout
 
-    async def patch_status(self, ref: ResourceRef, status: dict[str, Any]) -> None:
+    async def patch_status(
+        self, ref: ResourceRef, status: dict[str, Any], expect: Mapping[str, Any] | None = None
+    ) -> None:
         """Write these status fields (outside kopf's handlers: the tracker), each replaced
         whole, on the resource with this very UID.
 
@@ -117,10 +120,14 @@ class Runtime:
         (422) when the name now belongs to another resource (deleted and made again), which
         never inherits the old one's job. (A merge patch cannot say this: the status
         subresource ignores what a patch says of metadata.) The resource must have a status
-        already, as every resource the tracker follows does.
+        already, as every resource the tracker follows does. ``expect``: status fields that
+        must still hold these values (what the written fields were decided from), tested
+        the same way.
         """
         operations: list[dict[str, Any]] = [
             {"op": "test", "path": "/metadata/uid", "value": ref.uid},
+            *({"op": "test", "path": f"/status/{_pointer(key)}", "value": value}
+              for key, value in (expect or {}).items()),
             *({"op": "add", "path": f"/status/{_pointer(key)}", "value": value}
               for key, value in status.items()),
         ]  # fmt: skip
@@ -131,18 +138,24 @@ class Runtime:
             _content_type="application/json-patch+json", _request_timeout=self.deadline,
         )  # fmt: skip
 
-    async def replaced(self, ref: ResourceRef) -> bool:
-        """Whether the resource is gone, or its name now belongs to another (other UID)."""
+    async def read_resource(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """A TrainingJob as the apiserver has it, or None when there is none. Raises
+        ApiException (403 where the operator may not read)."""
         api = self.custom_objects()
         try:
-            found = await asyncio.to_thread(api.get_namespaced_custom_object, GROUP, VERSION,
-                                            ref.namespace, PLURAL, ref.name,
-                                            _request_timeout=self.deadline)  # fmt: skip
+            found: dict[str, Any] = await asyncio.to_thread(
+                api.get_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, name,
+                _request_timeout=self.deadline)  # fmt: skip
         except kubernetes.client.ApiException as error:
             if error.status == 404:
-                return True
+                return None
             raise
-        return bool(found.get("metadata", {}).get("uid") != ref.uid)
+        return found
+
+    async def replaced(self, ref: ResourceRef) -> bool:
+        """Whether the resource is gone, or its name now belongs to another (other UID)."""
+        found = await self.read_resource(ref.namespace, ref.name)
+        return found is None or found.get("metadata", {}).get("uid") != ref.uid
 
     async def json_patch(self, ref: ResourceRef, operations: list[dict[str, Any]]) -> None:
         """JSON-patch the resource itself (its metadata: the finalizer). Raises ApiException:
@@ -287,21 +300,3 @@ def _unread(call: Callable[..., Any], *args: Any, **options: Any) -> None:
     response = call(*args, _preload_content=False, **options)
     response.read()
     response.release_conn()
-
-
-def status_fields(
-    status: Status | None,
-    verdict: Verdict,
-    generation: int,
-    previous: Sequence[Mapping[str, Any]],
-    now: datetime.datetime | None = None,
-) -> dict[str, Any]:
-    """The status JSON to write: SageMaker's fields, conditions and observedGeneration."""
-    earlier = [Condition.model_validate(item) for item in previous]
-    moment = now or datetime.datetime.now(datetime.UTC)
-    fields = status.to_kubernetes() if status is not None else {}
-    fields["observedGeneration"] = generation
-    fields["conditions"] = [
-        condition.to_kubernetes() for condition in conditions(verdict, generation, earlier, moment)
-    ]
-    return fields

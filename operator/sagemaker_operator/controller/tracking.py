@@ -40,7 +40,7 @@ from sagemaker_operator import metrics
 from sagemaker_operator.aws.errors import AwsError, classify
 from sagemaker_operator.aws.gateway import Page
 from sagemaker_operator.controller.ownership import Ownership, ownership
-from sagemaker_operator.controller.runtime import ResourceRef, Runtime, status_fields
+from sagemaker_operator.controller.runtime import ResourceRef, Runtime
 from sagemaker_operator.status.conditions import (
     END_STATES,
     NOT_OWNED,
@@ -51,6 +51,7 @@ from sagemaker_operator.status.conditions import (
     verdict_for_job,
     verdict_for_problem,
 )
+from sagemaker_operator.status.fields import changed, current_update, status_fields, with_update
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -143,7 +144,7 @@ def tracked_from(
         ResourceRef(namespace, name, uid),
         str(status["region"]),
         str(status["trainingJobName"]),
-        generation,
+        int(status.get("observedGeneration") or generation),
         dict(status),
         created,
     )
@@ -325,7 +326,7 @@ class Tracker:
         logger.warning("%s/%s: %s", tracked.ref.namespace, tracked.ref.name, message)
         verdict = verdict_for_problem(NOT_OWNED, message, retrying=False)
         fields = status_fields(None, verdict, tracked.generation,
-                               tracked.status.get("conditions") or [])  # fmt: skip
+                               tracked.status.get("conditions") or [], observed=False)  # fmt: skip
         try:
             await self.runtime.patch_status(tracked.ref, fields)
         except Exception as error:  # tried again after a restart; logged meanwhile
@@ -524,15 +525,15 @@ class Tracker:
                 # Refused for good (deleted, or denied by a tag condition): the summary
                 # still says how it ended; the details are missing, and the status says why.
         job = status_from_sagemaker(answer)
-        verdict = verdict_for_job(job)
+        verdict = with_update(verdict_for_job(job), current_update(tracked.status))
         if problem is not None:
             verdict = Verdict(verdict.ready, verdict.reconciling, verdict.stalled, verdict.reason,
                               f"{verdict.message} (DescribeTrainingJob refused: {problem}; the "
                               "status shows the list's summary only)")  # fmt: skip
             await self.runtime.error_event(tracked.ref, problem.code, problem.message)
         fields = status_fields(job, verdict, tracked.generation,
-                               tracked.status.get("conditions") or [])  # fmt: skip
-        if _changed(tracked.status, fields):
+                               tracked.status.get("conditions") or [], observed=False)  # fmt: skip
+        if changed(tracked.status, fields):
             await self._patch(tracked, fields)
             metrics.observe_status_lag(summary.get("LastModifiedTime"))
             await self._announce(tracked, fields)
@@ -556,8 +557,8 @@ class Tracker:
         message = f"DescribeTrainingJob {tracked.job_name} refused: {failure}"
         verdict = verdict_for_problem(failure.code, message, retrying=True)
         fields = status_fields(None, verdict, tracked.generation,
-                               tracked.status.get("conditions") or [])  # fmt: skip
-        if _changed(tracked.status, fields):
+                               tracked.status.get("conditions") or [], observed=False)  # fmt: skip
+        if changed(tracked.status, fields):
             try:
                 await self._patch(tracked, fields)
             except _DroppedError:
@@ -570,9 +571,10 @@ class Tracker:
     async def _patch(self, tracked: Tracked, fields: dict[str, Any]) -> None:
         """Write the status; _DroppedError when the resource is gone or is now another one."""
         try:
-            await self.runtime.patch_status(tracked.ref, fields)
+            await self.runtime.patch_status(tracked.ref, fields, _decided_from(tracked.status))
         except kubernetes.client.ApiException as error:
-            # 422: a test failed (the UID is another's), or the status was refused.
+            # 422: a test failed (the UID is another's, or an update handler wrote since
+            # the index's copy: decided again next tick), or the status was refused.
             if error.status == 404 or (error.status == 422 and await self.runtime.replaced(
                     tracked.ref)):  # fmt: skip
                 logger.info("%s/%s is gone (or another resource now): not updated",
@@ -608,16 +610,12 @@ def _modified(summary: Mapping[str, Any]) -> datetime.datetime:
     )
 
 
-def _changed(current: Mapping[str, Any], fields: Mapping[str, Any]) -> bool:
-    """Whether writing ``fields`` would change the status (conditions compared without times)."""
-    for key, value in fields.items():
-        if key == "conditions":
-            if _without_times(current.get(key) or []) != _without_times(value):
-                return True
-        elif current.get(key) != value:
-            return True
-    return False
-
-
-def _without_times(conditions: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: v for k, v in c.items() if k != "lastTransitionTime"} for c in conditions]
+def _decided_from(status: Mapping[str, Any]) -> dict[str, Any]:
+    """What the tracker's conditions were decided from, beside SageMaker's answer: the
+    generation and spec update the index showed. The write is refused if either moved."""
+    expect: dict[str, Any] = {}
+    if "observedGeneration" in status:
+        expect["observedGeneration"] = status["observedGeneration"]
+    if status.get("update"):
+        expect["update"] = status["update"]
+    return expect

@@ -1,4 +1,5 @@
-"""`kubectl sagemaker logs|describe NAME`: kubectl finds `kubectl-sagemaker` on PATH.
+"""`kubectl sagemaker logs|describe NAME`, `kubectl sagemaker adopt JOB`: kubectl finds
+`kubectl-sagemaker` on PATH.
 
 The TrainingJob is read with the kubeconfig kubectl uses (KUBECONFIG, --kubeconfig,
 --context, its namespace); SageMaker and CloudWatch Logs with boto3's usual chain, in
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import re
 import sys
 import time
@@ -18,11 +20,12 @@ from typing import Any
 
 import boto3
 import kubernetes
+import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sagemaker_operator.api import GROUP, PLURAL, VERSION
 from sagemaker_operator.api.trainingjob import Spec, Status
-from sagemaker_operator.kubectl import describe
+from sagemaker_operator.kubectl import adopt, describe
 from sagemaker_operator.kubectl.logs import LogReader
 from sagemaker_operator.status.conditions import END_STATES, status_from_sagemaker
 
@@ -47,7 +50,8 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--kubeconfig", help="default: KUBECONFIG or ~/.kube/config")
     common.add_argument("--context", help="kubeconfig context (default: the current one)")
     top = argparse.ArgumentParser(
-        prog="kubectl sagemaker", description="Read a TrainingJob's SageMaker logs and summary."
+        prog="kubectl sagemaker",
+        description="Read a TrainingJob's SageMaker logs and summary; adopt an existing job.",
     )
     commands = top.add_subparsers(dest="command", required=True)
     logs = commands.add_parser("logs", parents=[common], help="print the job's CloudWatch logs")
@@ -59,12 +63,20 @@ def parser() -> argparse.ArgumentParser:
                       help="seconds between reads when following (default 5)")  # fmt: skip
     shown = commands.add_parser("describe", parents=[common], help="summarise the job")
     shown.add_argument("name", help="the TrainingJob")
+    taken = commands.add_parser("adopt", parents=[common], help=(
+        "print the TrainingJob manifest that takes over an existing SageMaker job"))  # fmt: skip
+    taken.add_argument("job", help="the SageMaker training job's name")
+    taken.add_argument("--region", help="the job's region (default: boto3's)")
+    taken.add_argument("--name", help="the TrainingJob's name (default: the job's, lowercased)")
+    taken.add_argument("-o", "--output", choices=["yaml", "json"], default="yaml")
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = parser().parse_args(argv)
     try:
+        if arguments.command == "adopt":
+            return _adopt(arguments)
         resource, namespace = _resource(arguments)
         if arguments.command == "logs":
             return _logs(arguments, resource)
@@ -79,7 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _resource(arguments: argparse.Namespace) -> tuple[dict[str, Any], str]:
+def _namespace(arguments: argparse.Namespace) -> str:
+    """-n, else the kubeconfig context's namespace, else "default" (the kubeconfig loaded)."""
     try:
         kubernetes.config.load_kube_config(config_file=arguments.kubeconfig,  # type: ignore[no-untyped-call]
                                            context=arguments.context)  # fmt: skip
@@ -89,7 +102,40 @@ def _resource(arguments: argparse.Namespace) -> tuple[dict[str, Any], str]:
             active = next(c for c in contexts if c["name"] == arguments.context)
     except (kubernetes.config.ConfigException, StopIteration, OSError) as error:
         raise PluginError(f"kubeconfig: {error}") from error
-    namespace = arguments.namespace or active.get("context", {}).get("namespace") or "default"
+    return str(arguments.namespace or active.get("context", {}).get("namespace") or "default")
+
+
+def _adopt(arguments: argparse.Namespace) -> int:
+    namespace = arguments.namespace or _namespace(arguments)
+    client = boto3.client("sagemaker", region_name=arguments.region)
+    region = client.meta.region_name
+    if not region:
+        raise PluginError("no AWS region: pass --region or set AWS_REGION")
+    try:
+        described = client.describe_training_job(TrainingJobName=arguments.job)
+    except ClientError as error:
+        if "not found" in str(error.response.get("Error", {}).get("Message", "")).lower():
+            raise PluginError(f"no training job named {arguments.job} in {region}") from error
+        raise
+    tags: list[dict[str, str]] = []
+    token: dict[str, str] = {}
+    while True:  # ListTags pages (a job has at most 50 tags: one page, in practice)
+        page = client.list_tags(ResourceArn=described["TrainingJobArn"], MaxResults=100, **token)
+        tags += [{"Key": tag["Key"], "Value": tag.get("Value", "")} for tag in page["Tags"]]
+        if not page.get("NextToken"):
+            break
+        token = {"NextToken": page["NextToken"]}
+    document = adopt.manifest(dict(described), tags, region=region, namespace=namespace,
+                              name=arguments.name)  # fmt: skip
+    if arguments.output == "json":
+        print(json.dumps(document, indent=2))
+    else:
+        print(yaml.safe_dump(document, sort_keys=False), end="")
+    return 0
+
+
+def _resource(arguments: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    namespace = _namespace(arguments)
     try:
         found = _get(namespace, arguments.name)
     except kubernetes.client.ApiException as error:

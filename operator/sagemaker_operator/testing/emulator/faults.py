@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-_SECONDS = ("listing_delay", "tag_listing_delay", "role_propagation_delay")
+_SECONDS = ("listing_delay", "tag_listing_delay", "role_propagation_delay", "update_delay")
 
 
 @dataclass
@@ -41,7 +41,9 @@ class Faults:
     - ``denied``: operation → job names refused with AccessDeniedException (a tag
       condition in the caller's IAM policy);
     - ``throttle_after``: operation → calls answered before every further one is
-      throttled (a quota running out in the middle of a paginated walk).
+      throttled (a quota running out in the middle of a paginated walk);
+    - ``update_delay``: an accepted UpdateTrainingJob shows in DescribeTrainingJob only so
+      many seconds later (eventual consistency).
     """
 
     throttle_rate: float = 0.0
@@ -57,6 +59,7 @@ class Faults:
     role_propagation_delay: float = 0.0
     denied: dict[str, list[str]] = field(default_factory=dict)
     throttle_after: dict[str, int] = field(default_factory=dict)
+    update_delay: float = 0.0
 
     def update(self, settings: dict[str, Any]) -> None:
         known = {item.name for item in fields(self)}

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from sagemaker_operator.aws.defaults import with_defaults
 from sagemaker_operator.testing.emulator.clock import Clock
 from sagemaker_operator.testing.emulator.faults import Faults
 
@@ -120,6 +121,9 @@ class TrainingJob:
     _events: list[tuple[float, int, str]] = field(default_factory=list)
     _sequence: Iterator[int] = field(default_factory=itertools.count)
     _now: float = 0.0  # the last moment advanced to (what rule evaluations compare with)
+    # Accepted UpdateTrainingJob requests not yet reflected (``update_delay``), by number.
+    _updates: dict[int, dict[str, Any]] = field(default_factory=dict)
+    _warm_pool_expiry: float | None = None
 
     def __post_init__(self) -> None:
         self.last_modified = self.created
@@ -162,7 +166,7 @@ class TrainingJob:
             raise SageMakerError(
                 "ValidationException", f"training job {self.name} already ended as {self.status}"
             )
-        self._events.clear()
+        self._keep_only_updates()
         self.status = "Failed"
         self.failure_reason = reason
         self.training_end = now
@@ -170,7 +174,7 @@ class TrainingJob:
 
     def describe(self) -> dict[str, Any]:
         """The DescribeTrainingJob answer, before it is cut to the output shape."""
-        answer: dict[str, Any] = dict(self.request)
+        answer: dict[str, Any] = with_defaults(self.request)
         answer.pop("Tags", None)
         output = self.request.get("OutputDataConfig", {}).get("S3OutputPath", "").rstrip("/")
         answer.update(
@@ -179,10 +183,6 @@ class TrainingJob:
             SecondaryStatus=self.secondary,
             FailureReason=self.failure_reason,
             ModelArtifacts={"S3ModelArtifacts": f"{output}/{self.name}/output/model.tar.gz"},
-            StoppingCondition={
-                **(self.request.get("StoppingCondition") or {}),
-                "MaxRuntimeInSeconds": self.max_runtime,
-            },
             CreationTime=self.created,
             LastModifiedTime=self.last_modified,
             TrainingStartTime=self.training_start,
@@ -250,7 +250,7 @@ class TrainingJob:
             keep_alive = (self.request.get("ResourceConfig") or {}).get("KeepAlivePeriodInSeconds")
             if keep_alive:
                 self.warm_pool = {"Status": "Available"}
-                self._schedule(moment + keep_alive, "warm-pool-terminated")
+                self._expire_warm_pool(moment + keep_alive)
         elif kind == "max-runtime":
             if self.status == "InProgress":
                 self._begin_stopping(moment, final_secondary="MaxRuntimeExceeded")
@@ -259,16 +259,102 @@ class TrainingJob:
             self.training_end = moment
             self._enter(argument, moment)
         elif kind == "warm-pool-terminated":
+            if self._warm_pool_expiry != moment:
+                return  # rescheduled by an update of the keep-alive
+            assert self.training_end is not None
             self.warm_pool = {
                 "Status": "Terminated",
-                "ResourceRetainedBillableTimeInSeconds": int(
-                    (self.request.get("ResourceConfig") or {}).get("KeepAlivePeriodInSeconds", 0)
-                ),
+                "ResourceRetainedBillableTimeInSeconds": max(0, round(moment - self.training_end)),
             }
             self.last_modified = moment
+        elif kind == "update":
+            self._reflect(self._updates.pop(int(argument)), moment)
+
+    def update(self, now: float, params: dict[str, Any], delay: float) -> None:
+        """UpdateTrainingJob: refused (ValidationException) as SageMaker refuses it, else
+        shown by Describe ``delay`` seconds later (``update_delay``).
+
+        - ProfilerConfig, ProfilerRuleConfigurations and RemoteDebugConfig change only
+          while the job is InProgress (profiling and remote debugging are of a running
+          job: "Update Debugger profiling configuration", SageMaker developer guide);
+        - a rule already configured keeps its configuration; new ones are added;
+        - ResourceConfig.KeepAlivePeriodInSeconds changes while the job runs, or after it
+          while its warm pool is Available; 0 terminates the pool ("Update a warm pool",
+          "Terminate a warm pool": train-warm-pools-how-to-use in the developer guide).
+        """
+        self.advance(now)
+        changes = {key: value for key, value in params.items() if key != "TrainingJobName"}
+        if not changes:
+            raise SageMakerError(
+                "ValidationException", "UpdateTrainingJob needs at least one setting to update."
+            )
+        profiling = [key for key in ("ProfilerConfig", "ProfilerRuleConfigurations",
+                                     "RemoteDebugConfig") if key in changes]  # fmt: skip
+        if profiling and self.status != "InProgress":
+            raise SageMakerError(
+                "ValidationException",
+                f"{', '.join(profiling)} can be updated only while the training job is "
+                f"InProgress; training job {self.name} is {self.status}.",
+            )
+        for rule in changes.get("ProfilerRuleConfigurations") or []:
+            for existing in self.request.get("ProfilerRuleConfigurations") or []:
+                if existing["RuleConfigurationName"] == rule["RuleConfigurationName"] and (
+                    existing != rule
+                ):
+                    raise SageMakerError(
+                        "ValidationException",
+                        f"Rule configuration {rule['RuleConfigurationName']} already exists "
+                        f"for training job {self.name} and cannot be changed.",
+                    )
+        if "ResourceConfig" in changes and self.finished:
+            pool = (self.warm_pool or {}).get("Status")
+            if pool != "Available":
+                raise SageMakerError(
+                    "ValidationException",
+                    f"KeepAlivePeriodInSeconds of training job {self.name} can be updated "
+                    f"only while its warm pool is Available; it is {pool or 'not retained'}.",
+                )
+        number = next(self._sequence)
+        self._updates[number] = changes
+        if delay > 0:
+            self._schedule(now + delay, f"update:{number}")
+        else:
+            self._reflect(self._updates.pop(number), now)
+            self.advance(now)  # a keep-alive already past ends the pool now
+
+    def _reflect(self, changes: dict[str, Any], moment: float) -> None:
+        request = self.request
+        if "ProfilerConfig" in changes:
+            request["ProfilerConfig"] = {**(request.get("ProfilerConfig") or {}),
+                                         **changes["ProfilerConfig"]}  # fmt: skip
+        if "RemoteDebugConfig" in changes:
+            request["RemoteDebugConfig"] = dict(changes["RemoteDebugConfig"])
+        if "ProfilerRuleConfigurations" in changes:
+            rules = list(request.get("ProfilerRuleConfigurations") or [])
+            names = {rule["RuleConfigurationName"] for rule in rules}
+            rules += [rule for rule in changes["ProfilerRuleConfigurations"]
+                      if rule["RuleConfigurationName"] not in names]  # fmt: skip
+            request["ProfilerRuleConfigurations"] = rules
+        if "ResourceConfig" in changes:
+            keep_alive = int(changes["ResourceConfig"]["KeepAlivePeriodInSeconds"])
+            request["ResourceConfig"] = {**request["ResourceConfig"],
+                                         "KeepAlivePeriodInSeconds": keep_alive}  # fmt: skip
+            if (self.warm_pool or {}).get("Status") == "Available":
+                assert self.training_end is not None
+                self._expire_warm_pool(max(moment, self.training_end + keep_alive))
+        self.last_modified = moment
+
+    def _expire_warm_pool(self, moment: float) -> None:
+        self._warm_pool_expiry = moment
+        self._schedule(moment, "warm-pool-terminated")
+
+    def _keep_only_updates(self) -> None:
+        """Drop the scheduled lifecycle (the job stops or fails); accepted updates stay."""
+        self._events = [event for event in self._events if event[2].startswith("update:")]
+        heapq.heapify(self._events)
 
     def _begin_stopping(self, moment: float, final_secondary: str) -> None:
-        self._events.clear()
+        self._keep_only_updates()
         self.status = "Stopping"
         self._enter("Stopping", moment)
         self._schedule(moment + self.durations["Stopping"], f"stopped:{final_secondary}")
@@ -402,6 +488,12 @@ class JobStore:
     def stop(self, region: str, name: str) -> None:
         with self._lock:
             self.get(region, name).stop(self.clock.now())
+
+    def update(self, region: str, params: dict[str, Any]) -> TrainingJob:
+        with self._lock:
+            job = self.get(region, params["TrainingJobName"])
+            job.update(self.clock.now(), params, self.switches().update_delay)
+            return job
 
     def fail(self, region: str, name: str, reason: str) -> None:
         with self._lock:

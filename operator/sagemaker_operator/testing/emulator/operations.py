@@ -61,6 +61,11 @@ def describe_training_job(store: JobStore, region: str, params: dict[str, Any]) 
     return store.get(region, params["TrainingJobName"]).describe()
 
 
+def update_training_job(store: JobStore, region: str, params: dict[str, Any]) -> dict[str, Any]:
+    _check_denied(store, "UpdateTrainingJob", params["TrainingJobName"])
+    return {"TrainingJobArn": store.update(region, params).arn}
+
+
 def stop_training_job(store: JobStore, region: str, params: dict[str, Any]) -> dict[str, Any]:
     _check_denied(store, "StopTrainingJob", params["TrainingJobName"])
     store.stop(region, params["TrainingJobName"])
@@ -180,6 +185,7 @@ OPERATIONS: dict[str, Operation] = {
     "DescribeTrainingJob": describe_training_job,
     "ListTrainingJobs": list_training_jobs,
     "StopTrainingJob": stop_training_job,
+    "UpdateTrainingJob": update_training_job,
     "DeleteTrainingJob": delete_training_job,
     "AddTags": add_tags,
     "ListTags": list_tags,

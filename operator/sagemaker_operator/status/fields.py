@@ -1,0 +1,81 @@
+"""The status to write: SageMaker's fields, the conditions, and what an update left.
+
+Everything the status should say is decided here, from pure inputs (a job's answer, the
+resource's current status, a spec update's outcome); ``controller/`` only reads and
+writes it.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sagemaker_operator.api.trainingjob import Condition, SpecUpdate, Status
+from sagemaker_operator.status.conditions import Verdict, conditions
+
+PENDING, APPLIED, REFUSED = "Pending", "Applied", "Refused"
+UPDATE_PENDING = "UpdatePending"  # the Reconciling reason while an update is not reflected
+
+
+def status_fields(
+    status: Status | None,
+    verdict: Verdict,
+    generation: int,
+    previous: Sequence[Mapping[str, Any]],
+    now: datetime.datetime | None = None,
+    *,
+    observed: bool = True,
+) -> dict[str, Any]:
+    """The status JSON to write: SageMaker's fields and conditions, and observedGeneration
+    (``observed``: the generation SageMaker answered; the tracker, which only reports the
+    job, leaves it as it is)."""
+    earlier = [Condition.model_validate(item) for item in previous]
+    moment = now or datetime.datetime.now(datetime.UTC)
+    fields = status.to_kubernetes() if status is not None else {}
+    if observed:
+        fields["observedGeneration"] = generation
+    fields["conditions"] = [
+        condition.to_kubernetes() for condition in conditions(verdict, generation, earlier, moment)
+    ]
+    return fields
+
+
+def current_update(status: Mapping[str, Any]) -> SpecUpdate | None:
+    """The resource's last spec update, when it is for the generation its status shows."""
+    found = status.get("update")
+    if not found:
+        return None
+    update = SpecUpdate.model_validate(found)
+    return update if update.generation == status.get("observedGeneration") else None
+
+
+def with_update(verdict: Verdict, update: SpecUpdate | None) -> Verdict:
+    """The job's verdict, as an update of its spec changes it: while SageMaker has not
+    reflected an accepted update the resource is Reconciling; a refused one stalls it (the
+    spec asks what the job cannot be). A job that failed or stopped says more than either."""
+    if update is None or verdict.stalled or update.state == APPLIED:
+        return verdict
+    message = update.message or ", ".join(update.fields)
+    if update.state == PENDING:
+        return Verdict(False, True, False, UPDATE_PENDING, message)
+    return Verdict(False, False, True, update.reason or "UpdateRefused", message)
+
+
+def update_fields(update: SpecUpdate) -> dict[str, Any]:
+    return {"update": update.to_kubernetes()}
+
+
+def changed(current: Mapping[str, Any], fields: Mapping[str, Any]) -> bool:
+    """Whether writing ``fields`` would change the status (conditions compared without times)."""
+    for key, value in fields.items():
+        if key == "conditions":
+            if _without_times(current.get(key) or []) != _without_times(value):
+                return True
+        elif current.get(key) != value:
+            return True
+    return False
+
+
+def _without_times(items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in c.items() if k != "lastTransitionTime"} for c in items]
