@@ -19,9 +19,9 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 
 SAGEMAKER_CALLS = Counter(
     "sagemaker_operator_sagemaker_calls",
-    "SageMaker API requests (each HTTP attempt), by operation and outcome "
-    "(ok, an AWS error code, or a connection error's class name)",
-    ["operation", "outcome"],
+    "SageMaker API requests (each HTTP attempt), by operation, outcome (ok, an AWS error "
+    "code, or a connection error's class name) and account (own, or the assumed role's)",
+    ["operation", "outcome", "account"],
     registry=REGISTRY,
 )
 SAGEMAKER_LATENCY = Histogram(
@@ -38,6 +38,19 @@ RATE_LIMITER_WAIT = Histogram(
     buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
     registry=REGISTRY,
 )
+CREDENTIAL_REFRESHES = Counter(
+    "sagemaker_operator_credential_refreshes",
+    "An assumed role's credentials assumed again before their expiry because AWS refused "
+    "them (forced), by account",
+    ["account", "reason"],
+    registry=REGISTRY,
+)
+ASSUME_ROLE_FAILURES = Counter(
+    "sagemaker_operator_assume_role_failures",
+    "Calls not made because the account's role could not be assumed, by account",
+    ["account"],
+    registry=REGISTRY,
+)
 STATUS_LAG = Histogram(
     "sagemaker_operator_status_lag_seconds",
     "From SageMaker's LastModifiedTime of a job to the status patch that shows it",
@@ -46,8 +59,8 @@ STATUS_LAG = Histogram(
 )
 TICK_DURATION = Histogram(
     "sagemaker_operator_tick_duration_seconds",
-    "Duration of a tracking tick in a region: every page listed, every change written",
-    ["region"],
+    "Duration of a tracking tick in an account and region: every page listed, every change written",
+    ["region", "account"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 60),
     registry=REGISTRY,
 )

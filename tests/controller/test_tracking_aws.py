@@ -223,7 +223,7 @@ def test_a_region_sagemaker_does_not_have_gets_no_client(harness: Harness) -> No
                                                trainingJobName="nowhere")  # fmt: skip
     harness.tick()
     assert harness.status("here").get("creationTime")
-    assert {region for region, _ in harness.runtime.gateway._clients} == {REGION}
+    assert {region for _, region, _ in harness.runtime.gateway._clients} == {REGION}
 
 
 def test_answers_with_members_this_botocore_does_not_know_are_tracked(

@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from sagemaker_operator.testing import Emulator
-from tests.emulator.requests import ROLE, minimal, typical
+from tests.emulator.requests import minimal, typical
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -172,5 +172,5 @@ def test_an_unknown_operation_is_answered_like_aws_not_with_a_crash(
 def test_an_unsupported_sts_action_is_invalid_action(emulator: Emulator) -> None:
     sts = emulator.sts_client()
     with pytest.raises(ClientError) as raised:
-        sts.assume_role(RoleArn=ROLE, RoleSessionName="session")
+        sts.get_session_token()
     assert raised.value.response["Error"]["Code"] == "InvalidAction"

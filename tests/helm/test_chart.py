@@ -139,7 +139,12 @@ def test_every_value_reaches_the_operator_as_a_valid_setting(
     assert environment["AWS_STS_REGIONAL_ENDPOINTS"] == "regional"
     policy_file = tmp_path / "policy.yaml"
     policy_file.write_text(find(documents, "ConfigMap")[0]["data"]["policy.yaml"])
-    assert len(Policy.load(policy_file).rules) == 2
+    policy = Policy.load(policy_file)
+    assert len(policy.rules) == 3
+    team_b = policy.account_for("ml", {"platform.example.com/tenant": "team-b"})
+    assert team_b is not None
+    assert team_b.role_arn == "arn:aws:iam::222233334444:role/sagemaker-operator"
+    assert team_b.external_id == "team-b-7f3c"
     account = find(documents, "ServiceAccount")[0]
     assert account["metadata"]["name"] == "sagemaker-operator-irsa"
     assert account["metadata"]["annotations"] == {

@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from botocore.exceptions import EndpointConnectionError
 
+from sagemaker_operator.aws.accounts import OWN, Account
 from sagemaker_operator.aws.gateway import Page
 from sagemaker_operator.controller.runtime import ResourceRef, Runtime
 from sagemaker_operator.controller.tracking import Tracked, Tracker
@@ -92,6 +93,9 @@ class Recorder:
 
     async def event(self, ref: ResourceRef, reason: str, message: str, **_: Any) -> None:
         pass
+
+    async def account_for(self, namespace: str) -> Account:
+        return OWN
 
 
 def fresh(name: str, created: float) -> Tracked:

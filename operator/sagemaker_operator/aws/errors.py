@@ -24,6 +24,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.retries import standard
 
+from sagemaker_operator.aws.accounts import AssumeRoleError
+
 
 class Disposition(enum.Enum):
     RETRY = "retry"
@@ -82,6 +84,9 @@ class _HttpStatus:
         self.status_code = status_code
 
 
+ASSUME_ROLE_FAILED = "AssumeRoleFailed"  # the reason when an account's role cannot be assumed
+
+
 def classify(error: BaseException) -> AwsError:
     """Classify an exception raised by a boto3 call (after botocore's own retries)."""
     if isinstance(error, ClientError):
@@ -101,6 +106,14 @@ def classify(error: BaseException) -> AwsError:
         else:
             disposition = Disposition.TERMINAL
         return AwsError(disposition, code, message, status)
+    if isinstance(error, AssumeRoleError):
+        # No call was made in the account: its role could not be assumed. STS's own
+        # retryable errors (throttling, 5xx, connections) are retried like SageMaker's.
+        cause = error.cause
+        inner = classify(cause) if isinstance(cause, ClientError | BotoCoreError) else None
+        retry = inner is not None and inner.disposition is Disposition.RETRY
+        return AwsError(Disposition.RETRY if retry else Disposition.TERMINAL, ASSUME_ROLE_FAILED,
+                        str(error))  # fmt: skip
     if isinstance(error, BotoCoreError):
         context = standard.RetryContext(attempt_number=1, caught_exception=error)
         disposition = Disposition.RETRY if _retryable(context) else Disposition.TERMINAL

@@ -1,11 +1,15 @@
 """SageMaker, as the controller calls it: async, rate-limited, retried by botocore.
 
-boto3 is blocking, so each call runs in a bounded thread pool. Each (region, operation)
-has its own client-side rate limiter (aiolimiter), because SageMaker's quotas are per
-account, region and operation; botocore's standard retry mode retries throttling, 5xx
-and connection errors with exponential backoff and jitter. Credentials, region and
-endpoint come from boto3's usual chain (AWS_REGION, AWS_PROFILE, IRSA's web identity,
-AWS_ENDPOINT_URL_SAGEMAKER, …); ``endpoint_url`` only overrides the endpoint.
+boto3 is blocking, so each call runs in a bounded thread pool. Each (account, region,
+operation) has its own client-side rate limiter (aiolimiter), because SageMaker's quotas
+are per account, region and operation; botocore's standard retry mode retries
+throttling, 5xx and connection errors with exponential backoff and jitter. Every call
+names the account it acts in (aws/accounts.py): the operator's own credentials come from
+boto3's usual chain (AWS_REGION, AWS_PROFILE, IRSA's web identity, …), an assumed role's
+from botocore's assume-role machinery on top of them; a call is made with that account's
+credentials or not at all. Endpoints come from the same chain
+(AWS_ENDPOINT_URL_SAGEMAKER, AWS_ENDPOINT_URL_STS); ``endpoint_url`` overrides
+SageMaker's.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ from aiolimiter import AsyncLimiter
 from botocore.config import Config
 
 from sagemaker_operator import metrics
-from sagemaker_operator.aws import regions, servicemodel
+from sagemaker_operator.aws import accounts, regions, servicemodel
+from sagemaker_operator.aws.accounts import Account, AssumedCredentials
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -100,47 +105,59 @@ class SageMakerGateway:
                                            max_pool_connections=workers)),
         }  # fmt: skip
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sagemaker")
-        self._clients: dict[tuple[str, str], SageMakerClient] = {}
+        self._clients: dict[tuple[Account, str, str], SageMakerClient] = {}
         self._clients_lock = threading.Lock()
-        self._limiters: dict[tuple[str, str], AsyncLimiter] = {}
+        self._limiters: dict[tuple[str, str, str], AsyncLimiter] = {}
+        # An assumed role's session and credentials, shared by its clients of every region.
+        self._accounts: dict[Account, tuple[Any, AssumedCredentials]] = {}
+        self._sts_config = deadlines.merge(
+            Config(retries={"mode": "standard", "total_max_attempts": max_attempts})
+        )
 
     def default_region(self) -> str | None:
         # botocore reads AWS_DEFAULT_REGION and the profile; AWS_REGION is what the other
         # SDKs (and EKS) set, so it counts too.
         return boto3.session.Session().region_name or os.environ.get("AWS_REGION") or None
 
-    async def create_training_job(self, region: str, request: dict[str, Any]) -> str:
-        answer = await self._call(region, "create", lambda client: client.create_training_job(
-            **request))  # fmt: skip
+    async def create_training_job(
+        self, region: str, request: dict[str, Any], *, account: Account
+    ) -> str:
+        answer = await self._call(account, region, "create",
+                                  lambda client: client.create_training_job(**request))  # fmt: skip
         return answer["TrainingJobArn"]
 
     async def describe_training_job(
-        self, region: str, name: str, *, polling: bool = False
+        self, region: str, name: str, *, account: Account, polling: bool = False
     ) -> dict[str, Any]:
-        answer = await self._call(region, "describe", lambda client: client.describe_training_job(
-            TrainingJobName=name), purpose="poll" if polling else "act")  # fmt: skip
+        answer = await self._call(account, region, "describe",
+                                  lambda client: client.describe_training_job(TrainingJobName=name),
+                                  purpose="poll" if polling else "act")  # fmt: skip
         return dict(answer)
 
-    async def stop_training_job(self, region: str, name: str) -> None:
-        await self._call(region, "stop", lambda client: client.stop_training_job(
+    async def stop_training_job(self, region: str, name: str, *, account: Account) -> None:
+        await self._call(account, region, "stop", lambda client: client.stop_training_job(
             TrainingJobName=name))  # fmt: skip
 
-    async def update_training_job(self, region: str, request: dict[str, Any]) -> None:
-        await self._call(region, "update", lambda client: client.update_training_job(
+    async def update_training_job(
+        self, region: str, request: dict[str, Any], *, account: Account
+    ) -> None:
+        await self._call(account, region, "update", lambda client: client.update_training_job(
             **request))  # fmt: skip
 
-    async def add_tags(self, region: str, arn: str, tags: Mapping[str, str]) -> None:
+    async def add_tags(
+        self, region: str, arn: str, tags: Mapping[str, str], *, account: Account
+    ) -> None:
         pairs: list[Any] = [{"Key": key, "Value": value} for key, value in tags.items()]
-        await self._call(region, "tags", lambda client: client.add_tags(
+        await self._call(account, region, "tags", lambda client: client.add_tags(
             ResourceArn=arn, Tags=pairs))  # fmt: skip
 
-    async def list_tags(self, region: str, arn: str) -> list[dict[str, str]]:
-        answer = await self._call(region, "tags", lambda client: client.list_tags(
+    async def list_tags(self, region: str, arn: str, *, account: Account) -> list[dict[str, str]]:
+        answer = await self._call(account, region, "tags", lambda client: client.list_tags(
             ResourceArn=arn, MaxResults=100))  # fmt: skip
         return [{"Key": tag["Key"], "Value": tag.get("Value", "")} for tag in answer["Tags"]]
 
     async def jobs_modified_after(
-        self, region: str, moment: datetime.datetime, *,
+        self, region: str, moment: datetime.datetime, *, account: Account,
         created_after: datetime.datetime | None = None, token: str | None = None,
     ) -> AsyncIterator[Page]:  # fmt: skip
         """Summaries of every job of the region modified after ``moment`` (and created after
@@ -166,7 +183,7 @@ class SageMakerGateway:
             asked = datetime.datetime.now(datetime.UTC)
             # Each page is a call of its own, rate-limited as such.
             answer = await self._call(
-                region, "list",
+                account, region, "list",
                 functools.partial(_list_training_jobs, parameters=dict(parameters)),
                 purpose="poll",
             )  # fmt: skip
@@ -180,11 +197,11 @@ class SageMakerGateway:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def _call(
-        self, region: str, operation: str, call: Callable[[SageMakerClient], T],
-        purpose: str = "act",
+        self, account: Account, region: str, operation: str,
+        call: Callable[[SageMakerClient], T], purpose: str = "act",
     ) -> T:  # fmt: skip
         waiting = time.monotonic()
-        async with self._limiter(region, operation):
+        async with self._limiter(account, region, operation):
             started = time.monotonic()
             metrics.RATE_LIMITER_WAIT.labels(operation).observe(started - waiting)
             loop = asyncio.get_running_loop()
@@ -192,20 +209,50 @@ class SageMakerGateway:
                 # The client is looked up (or made, which loads the service model) in the
                 # worker thread too: nothing slow runs on the event loop.
                 return await loop.run_in_executor(
-                    self._executor, lambda: call(self._client(region, purpose))
+                    self._executor, lambda: self._attempt(account, region, purpose, call)
                 )
             finally:
                 metrics.SAGEMAKER_LATENCY.labels(operation).observe(time.monotonic() - started)
+
+    def _attempt(
+        self, account: Account, region: str, purpose: str, call: Callable[[SageMakerClient], T]
+    ) -> T:
+        """``call`` with the account's client. An assumed role's credentials are made
+        ready first (AssumeRoleError, and no call, when they cannot be); a call AWS refuses
+        as made with expired credentials is made once more with freshly assumed ones."""
+        client = self._client(account, region, purpose)
+        credentials = self._accounts[account][1] if account.role_arn is not None else None
+        if credentials is None:
+            return call(client)
+        self._ready(credentials, account)
+        try:
+            return call(client)
+        except Exception as error:
+            if not accounts.expired(error):
+                raise
+            metrics.CREDENTIAL_REFRESHES.labels(account.label, "forced").inc()
+            credentials.expire()
+            self._ready(credentials, account)
+            return call(client)
+
+    @staticmethod
+    def _ready(credentials: AssumedCredentials, account: Account) -> None:
+        try:
+            accounts.check(credentials, account)
+        except accounts.AssumeRoleError:
+            metrics.ASSUME_ROLE_FAILURES.labels(account.label).inc()
+            raise
 
     def warm_up(self, region: str) -> None:
         """Make the default region's clients and the request validator's model now, before
         the operator starts serving: the first apply must not wait for them."""
         servicemodel.operation_model("CreateTrainingJob").input_shape  # noqa: B018 - loads it
         for purpose in self._configs:
-            self._client(region, purpose)
+            self._client(accounts.OWN, region, purpose)
 
-    def _limiter(self, region: str, operation: str) -> AsyncLimiter:
-        key = (region, operation)
+    def _limiter(self, account: Account, region: str, operation: str) -> AsyncLimiter:
+        # SageMaker's quotas are per account: one limiter for every session of a role.
+        key = (account.label, region, operation)
         if key not in self._limiters:
             rate: float = getattr(self.limits, operation)
             period = self.limits.list_period if operation == "list" else 1.0
@@ -217,28 +264,40 @@ class SageMakerGateway:
             )  # fmt: skip
         return self._limiters[key]
 
-    def _client(self, region: str, purpose: str) -> SageMakerClient:
+    def _client(self, account: Account, region: str, purpose: str) -> SageMakerClient:
         with self._clients_lock:
-            client = self._clients.get((region, purpose))
+            client = self._clients.get((account, region, purpose))
             if client is None:
                 # Clients are never freed: only a region SageMaker has gets one
                 # (aws/regions.py); checked once, as the client is made.
                 regions.check(region, self.home_region or region)
                 # A session per client (boto3 sessions are not thread-safe, clients are),
-                # all sharing one loaded service model.
-                session = boto3.session.Session(botocore_session=servicemodel.session())
+                # all sharing one loaded service model, and an account's credentials.
+                session = boto3.session.Session(botocore_session=self._session(account, region))
                 client = session.client(
                     "sagemaker", region_name=region, endpoint_url=self.endpoint_url,
                     config=self._configs[purpose],
                 )  # fmt: skip
-                client.meta.events.register("needs-retry.sagemaker", _count_attempt)
-                self._clients[(region, purpose)] = client
+                client.meta.events.register("needs-retry.sagemaker", functools.partial(
+                    _count_attempt, account=account.label))  # fmt: skip
+                self._clients[(account, region, purpose)] = client
             return client
+
+    def _session(self, account: Account, region: str) -> Any:
+        """A botocore session with the account's credentials (called under the lock)."""
+        if account.role_arn is None:
+            return servicemodel.session()
+        if account not in self._accounts:
+            self._accounts[account] = accounts.assumed_session(
+                account, servicemodel.session, self.home_region or region, self._sts_config
+            )
+        session, _ = self._accounts[account]
+        return session
 
 
 def _count_attempt(
     *, response: Any = None, caught_exception: BaseException | None = None,
-    operation: Any = None, **_: Any,
+    operation: Any = None, account: str = "own", **_: Any,
 ) -> None:  # fmt: skip
     """botocore's per-attempt event (also the one its retry handler decides on)."""
     if caught_exception is not None:
@@ -249,7 +308,7 @@ def _count_attempt(
         outcome = str(response[1].get("Error", {}).get("Code") or response[0].status_code)
     else:
         outcome = "unknown"
-    metrics.SAGEMAKER_CALLS.labels(getattr(operation, "name", "unknown"), outcome).inc()
+    metrics.SAGEMAKER_CALLS.labels(getattr(operation, "name", "unknown"), outcome, account).inc()
 
 
 def _server_time(answer: Any) -> datetime.datetime | None:

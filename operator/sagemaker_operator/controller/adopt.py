@@ -30,6 +30,7 @@ import urllib3
 from botocore.exceptions import ClientError
 
 from sagemaker_operator.api import GROUP
+from sagemaker_operator.aws.accounts import Account
 from sagemaker_operator.aws.errors import classify
 from sagemaker_operator.controller.requests import (
     NAME_TAG,
@@ -58,12 +59,13 @@ class AdoptRefusedError(Exception):
 
 
 async def adopt(
-    runtime: Runtime, region: str, name: str, request: Mapping[str, Any], owner: Owner
-) -> dict[str, Any]:
+    runtime: Runtime, region: str, name: str, request: Mapping[str, Any], owner: Owner, *,
+    account: Account,
+) -> dict[str, Any]:  # fmt: skip
     """The job's description once it is this resource's (tagged); AdoptRefusedError when
     it may not be adopted. AWS errors propagate (a missing job as the gateway raises it)."""
     try:
-        described = await runtime.gateway.describe_training_job(region, name)
+        described = await runtime.gateway.describe_training_job(region, name, account=account)
     except ClientError as error:
         if not classify(error).not_found:
             raise
@@ -72,7 +74,7 @@ async def adopt(
             f"annotation {ADOPT_ANNOTATION} asks to take over an existing job, never to "
             "create one)")) from error  # fmt: skip
     arn = str(described["TrainingJobArn"])
-    tags = await runtime.gateway.list_tags(region, arn)
+    tags = await runtime.gateway.list_tags(region, arn, account=account)
     values = {tag["Key"]: tag.get("Value", "") for tag in tags}
     holder = values.get(UID_TAG)
     if holder not in (None, owner.uid) and await _alive(
@@ -90,7 +92,7 @@ async def adopt(
             f"{', '.join(differing)} differ (kubectl sagemaker adopt {name} --region {region} "
             "writes a manifest that does)"))  # fmt: skip
     if holder != owner.uid:
-        await runtime.gateway.add_tags(region, arn, ownership_tags(owner))
+        await runtime.gateway.add_tags(region, arn, ownership_tags(owner), account=account)
     runtime.owned.add((owner.uid, arn))
     return described
 

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from sagemaker_operator.api.trainingjob import Spec
 from sagemaker_operator.aws import regions
+from sagemaker_operator.aws.accounts import OWN, Account
 from sagemaker_operator.controller.requests import (
     InvalidRequestError,
     Owner,
@@ -32,6 +33,7 @@ class Planned:
     request: dict[str, Any]
     region: str
     name: str
+    account: Account = OWN  # whose credentials every call for the job uses
 
 
 class RefusedError(Exception):
@@ -62,4 +64,6 @@ def plan_job(
     denied = policy.violations(owner.namespace, region, request, labels)
     if denied:
         raise RefusedError("PolicyDenied", "; ".join(denied))
-    return Planned(request, region, job_name(parsed, owner))
+    account = policy.account_for(owner.namespace, labels)
+    assert account is not None  # a rule covers the namespace: it allowed the request
+    return Planned(request, region, job_name(parsed, owner), account)

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import kopf
@@ -20,6 +21,7 @@ import kubernetes
 import urllib3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from sagemaker_operator.aws.accounts import Account, said
 from sagemaker_operator.aws.errors import classify
 from sagemaker_operator.controller.adopt import AdoptRefusedError, adopt, adopting
 from sagemaker_operator.controller.checks import RefusedError, plan_job
@@ -83,7 +85,7 @@ async def create_job(
     except RefusedError as refused:
         await stall(refused.reason, refused.message)
         return
-    request, region, name = planned.request, planned.region, planned.name
+    request, region, name, account = planned.request, planned.region, planned.name, planned.account
     backoff = retry_delay(retry, runtime.settings.retry_delay, runtime.settings.max_retry_delay)
     if not await hold(runtime, ref, resource_version, finalizers, retry_delay=backoff):
         return  # deleted before its job was created: no job for it, ever
@@ -91,10 +93,11 @@ async def create_job(
     described: Mapping[str, Any] | None
     try:
         if adopting(annotations or {}):
-            described = await adopt(runtime, region, name, request, owner)
+            described = await adopt(runtime, region, name, request, owner, account=account)
             arn = str(described["TrainingJobArn"])
         else:
-            arn, described = await _create_or_adopt(runtime, region, name, request, owner)
+            arn, described = await _create_or_adopt(runtime, region, name, request, owner,
+                                                    account=account)  # fmt: skip
     except AdoptRefusedError as refused:
         await stall(refused.reason, refused.message)
         return
@@ -108,6 +111,7 @@ async def create_job(
         return
     except (ClientError, BotoCoreError) as error:
         failure = classify(error)
+        failure = replace(failure, message=said(failure.message, account))
         if failure.passes and (failure.code == "ResourceLimitExceeded"
                                or elapsed < ASSUME_ROLE_PATIENCE):  # fmt: skip
             # A quota frees as other jobs end (waited for as long as it takes, a call per
@@ -156,21 +160,22 @@ ASSUME_ROLE_PATIENCE = 3600.0
 
 
 async def _create_or_adopt(
-    runtime: Runtime, region: str, name: str, request: dict[str, Any], owner: Owner
-) -> tuple[str, Mapping[str, Any] | None]:
+    runtime: Runtime, region: str, name: str, request: dict[str, Any], owner: Owner, *,
+    account: Account,
+) -> tuple[str, Mapping[str, Any] | None]:  # fmt: skip
     """The job's ARN, and its description when an earlier attempt had created it.
 
     AWS errors from any of the calls (create, or describe and list-tags to adopt)
     propagate, for the caller to classify.
     """
     try:
-        return await runtime.gateway.create_training_job(region, request), None
+        return await runtime.gateway.create_training_job(region, request, account=account), None
     except ClientError as error:
         if classify(error).code != "ResourceInUse":
             raise
-    described = await runtime.gateway.describe_training_job(region, name)
+    described = await runtime.gateway.describe_training_job(region, name, account=account)
     arn = str(described["TrainingJobArn"])
-    found = judge(await runtime.gateway.list_tags(region, arn), owner.uid,
+    found = judge(await runtime.gateway.list_tags(region, arn, account=account), owner.uid,
                   creation_time(described))  # fmt: skip
     if found is Ownership.NOT_LISTED_YET:
         raise TagsNotListedError(f"training job {name} in {region} exists, created moments ago; "

@@ -7,16 +7,19 @@ from typing import Any
 
 import kopf
 import kubernetes
+import urllib3
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from sagemaker_operator.api import GROUP
 from sagemaker_operator.api.trainingjob import Spec
+from sagemaker_operator.aws import accounts
+from sagemaker_operator.aws.accounts import Account
 from sagemaker_operator.aws.errors import classify
 from sagemaker_operator.controller.adopt import adopting
 from sagemaker_operator.controller.ownership import Ownership, creation_time, ownership
 from sagemaker_operator.controller.requests import Owner, job_name
-from sagemaker_operator.controller.runtime import ResourceRef, Runtime
+from sagemaker_operator.controller.runtime import NoAccountError, ResourceRef, Runtime
 from sagemaker_operator.status.conditions import END_STATES
 
 DELETION_POLICY_ANNOTATION = f"{GROUP}/deletion-policy"
@@ -66,29 +69,15 @@ async def delete_job(
     if target is None:
         return  # no job could have been created for it
     region, name = target
-    try:
-        # The namespace is read only when the resource does not say (its annotation wins).
-        namespace_annotations = (
-            {} if DELETION_POLICY_ANNOTATION in annotations
-            else await runtime.namespace_annotations(ref.namespace)
-        )  # fmt: skip
-        # An adopted job was started by someone else: kept unless asked (annotations).
-        default = "retain" if adopting(annotations) else runtime.settings.deletion_policy
-        policy = deletion_policy(annotations, namespace_annotations, default)
-    except kubernetes.client.ApiException as error:
-        message = f"cannot read namespace {ref.namespace} for its deletion policy: {error.reason}"
-        raise kopf.TemporaryError(message, delay=STOP_CHECK_DELAY) from error
-    except InvalidDeletionPolicyError as error:
-        # Neither stop a job the user may want kept, nor keep one they may want stopped.
-        await runtime.error_event(ref, "InvalidDeletionPolicy", str(error))
-        raise kopf.TemporaryError(str(error), delay=6 * STOP_CHECK_DELAY) from error
-    if policy == "retain":
+    if await _policy(runtime, ref, annotations) == "retain":
         await runtime.event(ref, "Retained", f"training job {name} in {region} left running")
         return
+    # The namespace's account: a job in another (its ARN) is not its own (ownership()).
+    account = await _account(runtime, ref)
     try:
-        described = await runtime.gateway.describe_training_job(region, name)
+        described = await runtime.gateway.describe_training_job(region, name, account=account)
         found = await ownership(runtime, region, str(described["TrainingJobArn"]), ref.uid,
-                                creation_time(described))  # fmt: skip
+                                creation_time(described), account=account)  # fmt: skip
         if found is Ownership.NOT_LISTED_YET:
             raise kopf.TemporaryError(f"training job {name} is new; waiting for its tags to "
                                       "tell whose it is", delay=STOP_CHECK_DELAY)  # fmt: skip
@@ -98,7 +87,7 @@ async def delete_job(
             return
         job_status = described["TrainingJobStatus"]
         if job_status == "InProgress":
-            await runtime.gateway.stop_training_job(region, name)
+            await runtime.gateway.stop_training_job(region, name, account=account)
             await runtime.event(ref, "Stopping", f"stopping training job {name} in {region}")
         elif job_status in END_STATES:
             return
@@ -109,9 +98,44 @@ async def delete_job(
         if not failure.retryable and "is in status" not in failure.message:
             # Not a reason to let the resource go while its job may still run: say so,
             # and try again slowly. The retain annotation releases it.
-            await runtime.error_event(ref, failure.code, failure.message)
-            raise kopf.TemporaryError(str(failure), delay=6 * STOP_CHECK_DELAY) from error
+            message = accounts.said(failure.message, account)
+            await runtime.error_event(ref, failure.code, message)
+            raise kopf.TemporaryError(message, delay=6 * STOP_CHECK_DELAY) from error
     raise kopf.TemporaryError(f"waiting for training job {name} to stop", delay=STOP_CHECK_DELAY)
+
+
+async def _policy(runtime: Runtime, ref: ResourceRef, annotations: Mapping[str, str]) -> str:
+    """The resource's deletion policy, or kopf.TemporaryError when it cannot be told."""
+    try:
+        # The namespace is read only when the resource does not say (its annotation wins).
+        namespace_annotations = (
+            {} if DELETION_POLICY_ANNOTATION in annotations
+            else await runtime.namespace_annotations(ref.namespace)
+        )  # fmt: skip
+        # An adopted job was started by someone else: kept unless asked (annotations).
+        default = "retain" if adopting(annotations) else runtime.settings.deletion_policy
+        return deletion_policy(annotations, namespace_annotations, default)
+    except kubernetes.client.ApiException as error:
+        message = f"cannot read namespace {ref.namespace} for its deletion policy: {error.reason}"
+        raise kopf.TemporaryError(message, delay=STOP_CHECK_DELAY) from error
+    except InvalidDeletionPolicyError as error:
+        # Neither stop a job the user may want kept, nor keep one they may want stopped.
+        await runtime.error_event(ref, "InvalidDeletionPolicy", str(error))
+        raise kopf.TemporaryError(str(error), delay=6 * STOP_CHECK_DELAY) from error
+
+
+async def _account(runtime: Runtime, ref: ResourceRef) -> Account:
+    """The namespace's account, or kopf.TemporaryError: without it no call is made (a job
+    is never stopped with another account's credentials); the retain annotation releases
+    the resource meanwhile."""
+    try:
+        return await runtime.account_for(ref.namespace)
+    except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError) as error:
+        raise kopf.TemporaryError(f"cannot read namespace {ref.namespace}'s labels: {error}",
+                                  delay=STOP_CHECK_DELAY) from error  # fmt: skip
+    except NoAccountError as error:
+        await runtime.error_event(ref, "NoAccount", str(error))
+        raise kopf.TemporaryError(str(error), delay=6 * STOP_CHECK_DELAY) from error
 
 
 def _target(

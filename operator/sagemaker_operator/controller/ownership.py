@@ -14,6 +14,8 @@ import enum
 from collections.abc import Mapping
 from typing import Any
 
+from sagemaker_operator.aws import accounts
+from sagemaker_operator.aws.accounts import Account
 from sagemaker_operator.controller.requests import UID_TAG
 from sagemaker_operator.controller.runtime import Runtime
 
@@ -41,13 +43,17 @@ def judge(tags: list[dict[str, str]], uid: str, created: datetime.datetime | Non
 
 
 async def ownership(
-    runtime: Runtime, region: str, arn: str, uid: str, created: datetime.datetime | None
-) -> Ownership:
-    """Whose job ``arn`` is (one ListTags call, none when this process created it).
-    AWS errors propagate."""
+    runtime: Runtime, region: str, arn: str, uid: str, created: datetime.datetime | None,
+    *, account: Account,
+) -> Ownership:  # fmt: skip
+    """Whose job ``arn`` is (one ListTags call in ``account``, none when this process created
+    it). A job of another account than the namespace's is not its own, whatever its tags
+    say (and is not called). AWS errors propagate."""
+    if not accounts.holds(account, arn):
+        return Ownership.NOT_OURS
     if (uid, arn) in runtime.owned:
         return Ownership.OURS
-    found = judge(await runtime.gateway.list_tags(region, arn), uid, created)
+    found = judge(await runtime.gateway.list_tags(region, arn, account=account), uid, created)
     if found is Ownership.OURS:
         runtime.owned.add((uid, arn))
     return found

@@ -19,6 +19,7 @@ import urllib3
 
 from sagemaker_operator import metrics
 from sagemaker_operator.api import GROUP, KIND, PLURAL, VERSION
+from sagemaker_operator.aws.accounts import Account
 from sagemaker_operator.aws.gateway import SageMakerGateway
 from sagemaker_operator.controller import peering
 from sagemaker_operator.policy import Policy
@@ -45,6 +46,13 @@ class BoundedDict(collections.OrderedDict[str, str]):
             self.popitem(last=False)
 
 
+class NoAccountError(Exception):
+    """No policy rule covers the namespace: no account to act in, so no call at all."""
+
+
+LABELS_TTL = 300.0  # seconds a namespace's labels are taken as read
+
+
 @dataclass(frozen=True)
 class ResourceRef:
     """A TrainingJob resource, as events and status patches address it."""
@@ -69,6 +77,8 @@ class Runtime:
     # (resource UID, job ARN) pairs known to be the resource's own job: created or adopted
     # by this process, or whose UID tag was read (controller/ownership.py).
     owned: set[tuple[str, str]] = field(default_factory=set)
+    # Namespace labels the policy matched on, with when they were read (account_for).
+    _labels: dict[str, tuple[float, Mapping[str, str]]] = field(default_factory=dict)
     _custom_objects: Any = None
     _core: Any = None
     _posting: set[asyncio.Task[None]] = field(default_factory=set)
@@ -204,6 +214,25 @@ class Runtime:
             return None
         found = self.core().read_namespace(namespace, _request_timeout=self.deadline)
         return dict(found.metadata.labels or {})
+
+    async def account_for(self, namespace: str) -> Account:
+        """The account the namespace's jobs run in, by the policy (NoAccountError when no
+        rule covers it). A policy that selects namespaces by label reads the namespace's
+        labels, at most once per LABELS_TTL (the tracker asks every tick); raises
+        ApiException when they cannot be read."""
+        labels: Mapping[str, str] | None = None
+        if self.policy.needs_labels:
+            cached = self._labels.get(namespace)
+            if cached is None or time.monotonic() - cached[0] > LABELS_TTL:
+                read = await asyncio.to_thread(self.namespace_labels, namespace)
+                cached = (time.monotonic(), read or {})
+                self._labels[namespace] = cached
+            labels = cached[1]
+        account = self.policy.account_for(namespace, labels)
+        if account is None:
+            raise NoAccountError(f"no policy rule covers namespace {namespace}: its jobs "
+                                 "have no AWS account")  # fmt: skip
+        return account
 
     async def namespace_annotations(self, namespace: str) -> Mapping[str, str]:
         """The namespace's annotations (where a deletion policy may be set for all in it)."""

@@ -30,17 +30,19 @@ import datetime
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import kubernetes
+import urllib3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sagemaker_operator import metrics
-from sagemaker_operator.aws.errors import AwsError, classify
+from sagemaker_operator.aws.accounts import OWN, Account
+from sagemaker_operator.aws.errors import ASSUME_ROLE_FAILED, AwsError, classify
 from sagemaker_operator.aws.gateway import Page
 from sagemaker_operator.controller.ownership import Ownership, ownership
-from sagemaker_operator.controller.runtime import ResourceRef, Runtime
+from sagemaker_operator.controller.runtime import NoAccountError, ResourceRef, Runtime
 from sagemaker_operator.status.conditions import (
     END_STATES,
     NOT_OWNED,
@@ -82,6 +84,20 @@ FOLLOW_CEILING = 300.0  # seconds: the longest wait between describes of an ende
 
 
 @dataclass(frozen=True)
+class Scope:
+    """Where a list runs: an account (its role, or the operator's own) and a region. The
+    account acts with the credentials of ``account`` (the namespaces of one role share a
+    list, whatever their session names)."""
+
+    key: str  # the role ARN, or "own"
+    region: str
+    account: Account = field(compare=False, default=OWN)
+
+    def __str__(self) -> str:
+        return self.region if self.key == "own" else f"{self.region} of account {self.account.id}"
+
+
+@dataclass(frozen=True)
 class Tracked:
     """A resource whose job is in flight, as the index holds it."""
 
@@ -92,6 +108,12 @@ class Tracked:
     status: Mapping[str, Any]
     # The resource's metadata.creationTimestamp: its job was created later.
     created: str | None = None
+    # The namespace's account (the tracker sets it from the policy each tick).
+    account: Account = OWN
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(self.account.role_arn or "own", self.region, self.account)
 
     @property
     def ended(self) -> bool:
@@ -167,26 +189,26 @@ class _DroppedError(Exception):
 class Tracker:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self._since: dict[str, datetime.datetime] = {}
-        self._known: dict[str, set[str]] = {}
+        self._since: dict[Scope, datetime.datetime] = {}
+        self._known: dict[Scope, set[str]] = {}
         # Jobs whose end state is written: the index may hold them a moment longer (until
         # it sees the status patch), but they must not be listed again.
-        self._finished: dict[str, set[str]] = {}
+        self._finished: dict[Scope, set[str]] = {}
         # The last list's summaries of jobs the index did not hold (yet): a job created just
         # before a tick is listed before its resource shows the ARN. When it joins the
         # index, that summary is its state, and the list need not go back for it.
-        self._unclaimed: dict[str, dict[str, Mapping[str, Any]]] = {}
+        self._unclaimed: dict[Scope, dict[str, Mapping[str, Any]]] = {}
         # The jobs the last tick tried (when it failed, they are not known yet): the quick
         # look at an idle index must not retry a failing tick every second.
-        self._attempted: dict[str, set[str]] = {}
+        self._attempted: dict[Scope, set[str]] = {}
         # Updates that failed (a status patch refused, a describe throttled): tried again
         # next tick from the same summary, without listing back for them.
-        self._retry: dict[str, dict[str, Mapping[str, Any]]] = {}
-        self._resume: dict[str, _Resume] = {}
+        self._retry: dict[Scope, dict[str, Mapping[str, Any]]] = {}
+        self._resume: dict[Scope, _Resume] = {}
         # When each job's state was last read (a list or a describe; time.monotonic()).
-        self._seen: dict[tuple[str, str], float] = {}
+        self._seen: dict[tuple[Scope, str], float] = {}
         # Ended jobs still settling: when to describe them next, and the wait after that.
-        self._follow: dict[tuple[str, str], tuple[float, float]] = {}
+        self._follow: dict[tuple[Scope, str], tuple[float, float]] = {}
         # (resource UID, job ARN) pairs found to be the resource's own job, and not.
         self._verified: set[tuple[str, str]] = set()
         self._refused: set[tuple[str, str]] = set()
@@ -237,51 +259,81 @@ class Tracker:
     def _untracked(self, inflight: Mapping[str, Iterable[Tracked]]) -> bool:
         """Whether the index holds a job in flight that no tick has looked at yet."""
         for region in list(inflight):
-            seen = (self._known.get(region, set()) | self._finished.get(region, set())
-                    | self._attempted.get(region, set()))  # fmt: skip
+            seen: set[str] = set()
+            for state in (self._known, self._finished, self._attempted):
+                for scope, names in list(state.items()):
+                    if scope.region == region:
+                        seen |= names
             if any(tracked.job_name not in seen and not tracked.ended
                    for tracked in inflight.get(region, [])):  # fmt: skip
                 return True
         return False
 
     async def tick(self, inflight: Mapping[str, Iterable[Tracked]]) -> None:
-        """One tick in every region; a region that fails (AWS, or a bug) is that region's
-        failure alone, logged, and tried again next tick."""
+        """One tick in every account and region; one that fails (AWS, an account whose role
+        cannot be assumed, or a bug) is that one's failure alone, logged, and tried again
+        next tick."""
         for region in list(inflight):
-            jobs = {tracked.job_name: tracked for tracked in inflight.get(region, [])}
-            if not jobs:
-                continue
-            try:
-                await self._tick_region(region, jobs)
-            except (ClientError, BotoCoreError) as error:
-                # botocore has retried already; the next tick tries again.
-                failure = classify(error)
-                metrics.RECONCILE_ERRORS.labels(failure.code).inc()
-                logger.warning("tracking jobs in %s failed: %s", region, failure)
-            except Exception:
-                metrics.RECONCILE_ERRORS.labels("TrackingError").inc()
-                logger.exception("tracking jobs in %s failed; the other regions go on", region)
+            for scope, jobs in (await self._by_account(inflight.get(region, []))).items():
+                try:
+                    await self._tick_region(scope, jobs)
+                except (ClientError, BotoCoreError) as error:
+                    # botocore has retried already; the next tick tries again.
+                    failure = classify(error)
+                    metrics.RECONCILE_ERRORS.labels(failure.code).inc()
+                    logger.warning("tracking jobs in %s failed: %s", scope, failure)
+                    if failure.code == ASSUME_ROLE_FAILED:  # a stuck account must look stuck
+                        await self._unreachable(jobs.values(), failure)
+                except Exception:
+                    metrics.RECONCILE_ERRORS.labels("TrackingError").inc()
+                    logger.exception("tracking jobs in %s failed; the others go on", scope)
 
-    async def _tick_region(self, region: str, jobs: dict[str, Tracked]) -> None:
-        finished = self._finished.setdefault(region, set())
+    async def _by_account(self, jobs: Iterable[Tracked]) -> dict[Scope, dict[str, Tracked]]:
+        """The region's jobs by the account their namespace's policy rule names. A job whose
+        namespace has no account now (no rule covers it, its labels cannot be read) is
+        left for this tick: no call is made for it with any account's credentials."""
+        grouped: dict[Scope, dict[str, Tracked]] = {}
+        accounts: dict[str, Account | None] = {}
+        for tracked in jobs:
+            namespace = tracked.ref.namespace
+            if namespace not in accounts:
+                try:
+                    accounts[namespace] = await self.runtime.account_for(namespace)
+                except (
+                    NoAccountError,
+                    kubernetes.client.ApiException,
+                    OSError,
+                    urllib3.exceptions.HTTPError,
+                ) as error:
+                    logger.warning("not tracking the jobs of namespace %s: %s", namespace, error)
+                    accounts[namespace] = None
+            account = accounts[namespace]
+            if account is None:
+                continue
+            placed = replace(tracked, account=account)
+            grouped.setdefault(placed.scope, {})[placed.job_name] = placed
+        return grouped
+
+    async def _tick_region(self, scope: Scope, jobs: dict[str, Tracked]) -> None:
+        finished = self._finished.setdefault(scope, set())
         finished.intersection_update(jobs)  # forget those the index has let go
-        for key in [key for key in self._seen if key[0] == region and key[1] not in jobs]:
+        for key in [key for key in self._seen if key[0] == scope and key[1] not in jobs]:
             self._seen.pop(key, None)
             self._follow.pop(key, None)
         ended = {name: tracked for name, tracked in jobs.items() if tracked.ended}
         active = {name: tracked for name, tracked in jobs.items()
                   if name not in finished and not tracked.ended}  # fmt: skip
-        active = await self._ours(region, active)
-        ended = await self._ours(region, ended)
+        active = await self._ours(scope, active)
+        ended = await self._ours(scope, ended)
         try:
             if active:
-                await self._list_region(region, active)
+                await self._list_region(scope, active)
         finally:
             # The safety nets run whatever the list did (it may be what fails, for good).
-            await self._resync(region, active)
-            await self._follow_ended(region, ended)
+            await self._resync(scope, active)
+            await self._follow_ended(scope, ended)
 
-    async def _ours(self, region: str, jobs: dict[str, Tracked]) -> dict[str, Tracked]:
+    async def _ours(self, scope: Scope, jobs: dict[str, Tracked]) -> dict[str, Tracked]:
         """The jobs whose UID tag names their resource (one ListTags for each job this run
         did not create or check yet); a job of someone else's is refused, once."""
 
@@ -301,7 +353,8 @@ class Tracker:
                 # No creationTime yet (just created): its create handler's time, which
                 # ages like the job, so a job without tags is judged within TAG_LAG.
                 created = _stamp(tracked.status.get("creationTime")) or tracked.last_change
-                return await ownership(self.runtime, region, arn, tracked.ref.uid, created)
+                return await ownership(self.runtime, scope.region, arn, tracked.ref.uid,
+                                       created, account=scope.account)  # fmt: skip
             except (ClientError, BotoCoreError) as error:
                 logger.warning("cannot read the tags of %s: %s", arn, classify(error))
                 return None
@@ -334,28 +387,28 @@ class Tracker:
                            tracked.ref.name, NOT_OWNED, error)  # fmt: skip
         await self.runtime.error_event(tracked.ref, NOT_OWNED, message)
 
-    async def _list_region(self, region: str, jobs: dict[str, Tracked]) -> None:
-        known = self._known.setdefault(region, set())
-        self._attempted[region] = set(jobs)
-        unclaimed = self._unclaimed.get(region, {})
+    async def _list_region(self, scope: Scope, jobs: dict[str, Tracked]) -> None:
+        known = self._known.setdefault(scope, set())
+        self._attempted[scope] = set(jobs)
+        unclaimed = self._unclaimed.get(scope, {})
         new = [tracked for name, tracked in jobs.items() if name not in known]
         # A new job the last list returned already (before its resource showed the ARN):
         # that summary is its state then, and a later change is later than that list
         # began, where the list below starts; no need to go back to its creation.
         catch_up = {tracked.job_name: unclaimed[tracked.job_name] for tracked in new
                     if tracked.job_name in unclaimed}  # fmt: skip
-        retry = {name: summary for name, summary in self._retry.pop(region, {}).items()
+        retry = {name: summary for name, summary in self._retry.pop(scope, {}).items()
                  if name in jobs}  # fmt: skip
-        since = self._since.get(region)
+        since = self._since.get(scope)
         unseen = [tracked for tracked in new if tracked.job_name not in catch_up]
         if unseen:  # changes of a job the index did not hold yet may lie before `since`
             earliest = min(tracked.last_change for tracked in unseen)
             since = earliest if since is None else min(since, earliest)
         assert since is not None
         # Only jobs created since the oldest in flight can be ours: the rest of the
-        # region's history is never read, however the list filters.
+        # scope's history is never read, however the list filters.
         created_after = min(tracked.created_after for tracked in jobs.values())
-        resume = self._resume.pop(region, None)
+        resume = self._resume.pop(scope, None)
         if resume is not None and (
             resume.since > since
             or (resume.created_after is not None and resume.created_after > created_after)
@@ -365,17 +418,18 @@ class Tracker:
             since, created_after = resume.since, resume.created_after or created_after
         now = time.monotonic()
         for name in jobs:
-            self._seen.setdefault((region, name), now)
+            self._seen.setdefault((scope, name), now)
 
         began = time.monotonic()
         pages: list[Page] = []
         cut: BaseException | None = None
-        with metrics.TICK_DURATION.labels(region).time():
+        with metrics.TICK_DURATION.labels(scope.region, scope.account.label).time():
             # Every page first, then the writes: pages read while writes compete for the
             # CPU take seconds, and every change made meanwhile is listed again next tick.
             try:
                 async for page in self.runtime.gateway.jobs_modified_after(
-                    region, since - OVERLAP, created_after=created_after,
+                    scope.region, since - OVERLAP, account=scope.account,
+                    created_after=created_after,
                     token=resume.token if resume else None,
                 ):  # fmt: skip
                     pages.append(page)
@@ -385,35 +439,35 @@ class Tracker:
                 refused_token = not pages and resume is not None and not classify(error).retryable
                 if token is not None and not refused_token:
                     first = resume.read_at if resume else pages[0].read_at
-                    self._resume[region] = _Resume(since, created_after, token, first)
+                    self._resume[scope] = _Resume(since, created_after, token, first)
             metrics.LIST_PAGES.observe(len(pages))
             summaries = [summary for page in pages for summary in page.summaries]
             latest = {summary["TrainingJobName"]: summary for summary in summaries}
             listed = time.monotonic()
             for name in latest:
                 if name in jobs:
-                    self._seen[(region, name)] = listed
+                    self._seen[(scope, name)] = listed
             # The longest waiting first (the semaphore lets them through in that order).
             ours = sorted((summary for name, summary in (retry | catch_up | latest).items()
                            if name in jobs), key=_modified)  # fmt: skip
-            await self._update_all(region, jobs, ours)
+            await self._update_all(scope, jobs, ours)
         logger.log(logging.INFO if ours else logging.DEBUG,
                    "tracked %s: %d jobs changed since %s (%d pages), %d of ours, in %.1f s",
-                   region, len(summaries), (since - OVERLAP).isoformat(timespec="seconds"),
+                   scope, len(summaries), (since - OVERLAP).isoformat(timespec="seconds"),
                    len(pages), len(ours), time.monotonic() - began)  # fmt: skip
         if cut is not None:  # what was read is written; the list goes on next tick
             raise cut
         # Every change up to the first page's reading was seen; a later one (possibly to a
         # job on a page read before it) is found by listing from there.
         first_read = resume.read_at if resume else pages[0].read_at
-        self._since[region] = max(since, first_read)
+        self._since[scope] = max(since, first_read)
         known.clear()
         known.update(jobs)
-        self._unclaimed[region] = {name: summary for name, summary in latest.items()
+        self._unclaimed[scope] = {name: summary for name, summary in latest.items()
                                    if name not in jobs}  # fmt: skip
 
     async def _update_all(
-        self, region: str, jobs: Mapping[str, Tracked], summaries: list[Mapping[str, Any]]
+        self, scope: Scope, jobs: Mapping[str, Tracked], summaries: list[Mapping[str, Any]]
     ) -> None:
         """Update each job from its summary; a failure is the job's alone: tried again next
         tick (kept in _retry), or dropped when its resource is gone."""
@@ -425,7 +479,7 @@ class Tracker:
             except _DroppedError:
                 pass
             except Exception as error:
-                self._retry.setdefault(region, {})[name] = summary
+                self._retry.setdefault(scope, {})[name] = summary
                 reason = (classify(error).code if isinstance(error, ClientError | BotoCoreError)
                           else type(error).__name__)  # fmt: skip
                 metrics.RECONCILE_ERRORS.labels(reason).inc()
@@ -435,18 +489,18 @@ class Tracker:
 
         await self._each(summaries, update)
 
-    async def _resync(self, region: str, jobs: Mapping[str, Tracked]) -> None:
+    async def _resync(self, scope: Scope, jobs: Mapping[str, Tracked]) -> None:
         """Describe the jobs in flight no list has shown for ``resync_after`` (a change
         listed late, or never), the longest unseen first, at most ``resync_batch``."""
         settings = self.runtime.settings
         now = time.monotonic()
-        seen = {name: self._seen.get((region, name), now) for name in jobs}
+        seen = {name: self._seen.get((scope, name), now) for name in jobs}
         stale = sorted((moment, name) for name, moment in seen.items()
                        if now - moment > settings.resync_after)  # fmt: skip
 
         async def resync(tracked: Tracked) -> None:
             answer = await self._described(tracked, "resync")
-            self._seen[(region, tracked.job_name)] = time.monotonic()
+            self._seen[(scope, tracked.job_name)] = time.monotonic()
             if isinstance(answer, AwsError):
                 await self._describe_failed(tracked, answer)
             else:
@@ -454,12 +508,12 @@ class Tracker:
 
         await self._each([jobs[name] for _, name in stale[: settings.resync_batch]], resync)
 
-    async def _follow_ended(self, region: str, jobs: Mapping[str, Tracked]) -> None:
+    async def _follow_ended(self, scope: Scope, jobs: Mapping[str, Tracked]) -> None:
         """Describe the ended jobs still settling when their time comes."""
         now = time.monotonic()
         due = []
         for name, tracked in jobs.items():
-            key = (region, name)
+            key = (scope, name)
             when, wait = self._follow.get(key, (now, self.runtime.settings.follow_interval))
             if when <= now:
                 self._follow[key] = (now + wait, min(wait * 2, FOLLOW_CEILING))
@@ -492,7 +546,8 @@ class Tracker:
         metrics.TRACKER_DESCRIBES.labels(purpose).inc()
         try:
             return await self.runtime.gateway.describe_training_job(
-                tracked.region, tracked.job_name, polling=True)  # fmt: skip
+                tracked.region, tracked.job_name, account=tracked.account,
+                polling=True)  # fmt: skip
         except (ClientError, BotoCoreError) as error:
             return classify(error)
 
@@ -516,7 +571,7 @@ class Tracker:
             metrics.TRACKER_DESCRIBES.labels("ended").inc()
             try:
                 answer = await self.runtime.gateway.describe_training_job(
-                    tracked.region, tracked.job_name, polling=True
+                    tracked.region, tracked.job_name, account=tracked.account, polling=True
                 )
             except (ClientError, BotoCoreError) as error:
                 problem = classify(error)
@@ -537,9 +592,9 @@ class Tracker:
             await self._patch(tracked, fields)
             metrics.observe_status_lag(summary.get("LastModifiedTime"))
             await self._announce(tracked, fields)
-        key = (tracked.region, tracked.job_name)
+        key = (tracked.scope, tracked.job_name)
         if job.training_job_status in END_STATES:  # written: never listed again
-            self._finished.setdefault(tracked.region, set()).add(tracked.job_name)
+            self._finished.setdefault(tracked.scope, set()).add(tracked.job_name)
             if not settling(fields):  # never called again: its ownership need not be kept
                 pair = (tracked.ref.uid, str(tracked.status.get("trainingJobArn")))
                 self.runtime.owned.discard(pair)
@@ -548,13 +603,24 @@ class Tracker:
                 wait = self.runtime.settings.follow_interval
                 self._follow[key] = (time.monotonic() + wait, min(wait * 2, FOLLOW_CEILING))
 
-    async def _describe_failed(self, tracked: Tracked, failure: AwsError) -> None:
-        """A describe of a job in flight refused: the job's conditions say so (Reconciling:
-        the job runs on, as far as anyone knows)."""
+    async def _unreachable(self, jobs: Iterable[Tracked], failure: AwsError) -> None:
+        """Each job's conditions say its account cannot be reached (its role cannot be
+        assumed): Reconciling, with the rule and role."""
+
+        async def say(tracked: Tracked) -> None:
+            await self._describe_failed(tracked, failure, f"not tracked: {failure.message}")
+
+        await self._each(jobs, say)
+
+    async def _describe_failed(
+        self, tracked: Tracked, failure: AwsError, message: str | None = None
+    ) -> None:
+        """A describe of a job in flight refused (or, ``message``, its account unreachable):
+        the job's conditions say so (Reconciling: the job runs on, as far as anyone knows)."""
         metrics.RECONCILE_ERRORS.labels(failure.code).inc()
         if failure.retryable:
             return
-        message = f"DescribeTrainingJob {tracked.job_name} refused: {failure}"
+        message = message or f"DescribeTrainingJob {tracked.job_name} refused: {failure}"
         verdict = verdict_for_problem(failure.code, message, retrying=True)
         fields = status_fields(None, verdict, tracked.generation,
                                tracked.status.get("conditions") or [], observed=False)  # fmt: skip

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import kopf
@@ -31,6 +32,8 @@ import urllib3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sagemaker_operator.api.trainingjob import SpecUpdate
+from sagemaker_operator.aws import accounts
+from sagemaker_operator.aws.accounts import OWN
 from sagemaker_operator.aws.errors import AwsError, classify
 from sagemaker_operator.controller.checks import RefusedError, plan_job
 from sagemaker_operator.controller.create import retry_delay
@@ -95,10 +98,14 @@ async def update_job(
             updating.write(described, SpecUpdate(generation=generation, state=APPLIED))
             return
         await runtime.gateway.update_training_job(
-            updating.region, {"TrainingJobName": updating.name, **change.request}
+            updating.region,
+            {"TrainingJobName": updating.name, **change.request},
+            account=updating.account,
         )
     except (ClientError, BotoCoreError) as error:
-        await updating.failed(classify(error), change.fields if change else [], retry)
+        failure = classify(error)
+        failure = replace(failure, message=accounts.said(failure.message, updating.account))
+        await updating.failed(failure, change.fields if change else [], retry)
         return
     updating.write(described, SpecUpdate(
         generation=generation, state=PENDING, fields=change.fields,
@@ -119,6 +126,7 @@ class _Updating:
         self.arn, self.name = str(status["trainingJobArn"]), str(status["trainingJobName"])
         self.region = str(status["region"])
         self.conditions: Sequence[Mapping[str, Any]] = status.get("conditions") or []
+        self.account = OWN  # the namespace's (checked() reads it from the policy)
 
     def write(self, answer: Mapping[str, Any] | None, outcome: SpecUpdate) -> None:
         job = status_from_sagemaker(answer) if answer is not None else None
@@ -149,14 +157,20 @@ class _Updating:
         except RefusedError as refused:
             await self.refuse(refused.reason, refused.message)
             return None
+        self.account = planned.account
         return planned.request
 
     async def describe_own(self) -> dict[str, Any] | None:
         """The job's description, or None when its tags do not name this resource
         (refused, written). AWS errors propagate."""
-        described = await self.runtime.gateway.describe_training_job(self.region, self.name)
+        if not accounts.holds(self.account, self.arn):
+            await self.refuse("NotOwned", f"training job {self.arn} is not in the namespace's "
+                              f"{self.account}: not updated")  # fmt: skip
+            return None
+        described = await self.runtime.gateway.describe_training_job(
+            self.region, self.name, account=self.account)  # fmt: skip
         found = await ownership(self.runtime, self.region, self.arn, self.ref.uid,
-                                creation_time(described))  # fmt: skip
+                                creation_time(described), account=self.account)  # fmt: skip
         if found is Ownership.OURS:
             return described
         await self.refuse("NotOwned", f"training job {self.name} in {self.region} is not this "

@@ -41,6 +41,12 @@ Matching, precisely:
 Every list defaults to ``["*"]`` but ``s3Prefixes`` (``["s3://"]``: any bucket). The
 default policy, when no file is given, allows every namespace the roles and other ARNs of
 the operator's own account only.
+
+A rule may name a role the operator assumes for its namespaces (``assumeRole``: roleArn,
+optional externalId and sessionName, which defaults to ``sagemaker-operator-<namespace>``):
+their jobs then run in that role's account, and ``roles`` and ``arns`` default to that
+account's (``arn:aws*:iam::<account>:role/**``, ``arn:aws*:*:*:<account>:**``). A
+namespace reaches only the account its rule names.
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sagemaker_operator.aws.accounts import OWN, Account
 from sagemaker_operator.policy.locations import Kind, locations
 
 ANY = "*"
@@ -92,10 +99,32 @@ class LabelSelector(BaseModel):
         )
 
 
+ROLE_ARN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+$"
+SESSION_PREFIX = "sagemaker-operator-"
+
+
+class AssumeRole(BaseModel):
+    """The role the operator assumes for a rule's namespaces: their jobs run in its account."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    role_arn: str = Field(alias="roleArn", pattern=ROLE_ARN)
+    external_id: str | None = Field(default=None, alias="externalId", min_length=2,
+                                    max_length=1224, pattern=r"^[\w+=,.@:/-]+$")  # fmt: skip
+    # Default: sagemaker-operator-<namespace>, so CloudTrail names the namespace.
+    session_name: str | None = Field(default=None, alias="sessionName",
+                                     pattern=r"^[\w+=,.@-]{2,64}$")  # fmt: skip
+
+    @property
+    def account_id(self) -> str:
+        return self.role_arn.split(":")[4]
+
+
 class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
     namespaces: list[str] = Field(default_factory=list)
+    assume_role: AssumeRole | None = Field(default=None, alias="assumeRole")
     namespace_selector: LabelSelector | None = Field(default=None, alias="namespaceSelector")
     roles: list[str] = Field(default_factory=lambda: [ANY])
     s3_prefixes: list[str] = Field(default_factory=lambda: ["s3://"], alias="s3Prefixes")
@@ -104,6 +133,22 @@ class Rule(BaseModel):
     subnets: list[str] = Field(default_factory=lambda: [ANY])
     security_groups: list[str] = Field(default_factory=lambda: [ANY], alias="securityGroups")
     regions: list[str] = Field(default_factory=lambda: [ANY])
+
+    @model_validator(mode="before")
+    @classmethod
+    def _in_the_assumed_account(cls, data: Any) -> Any:
+        """A rule that assumes a role allows, unless it says otherwise, the roles and ARNs
+        of that role's account only."""
+        if not isinstance(data, dict) or not isinstance(data.get("assumeRole"), dict):
+            return data
+        arn = str(data["assumeRole"].get("roleArn", ""))
+        account = arn.split(":")[4] if arn.count(":") >= 5 else ""
+        if not account.isdigit():
+            return data  # the field's own validation says what is wrong
+        data = dict(data)
+        data.setdefault("roles", [f"arn:aws*:iam::{account}:role/**"])
+        data.setdefault("arns", [f"arn:aws*:*:*:{account}:**", OWN_ACCOUNT_NAMES])
+        return data
 
     @model_validator(mode="after")
     def _names_a_namespace(self) -> Rule:
@@ -152,14 +197,35 @@ class Policy(BaseModel):
         """Whether a rule selects namespaces by label (the namespace must then be read)."""
         return any(rule.namespace_selector is not None for rule in self.rules)
 
+    def rule_for(self, namespace: str, labels: Mapping[str, str] | None) -> tuple[int, Rule] | None:
+        """The first rule covering the namespace, and its number (from 1)."""
+        return next(((number, rule) for number, rule in enumerate(self.rules, 1)
+                     if rule.matches(namespace, labels)), None)  # fmt: skip
+
+    def account_for(
+        self, namespace: str, labels: Mapping[str, str] | None = None
+    ) -> Account | None:
+        """Whose account the namespace's jobs run in (None: no rule covers it)."""
+        found = self.rule_for(namespace, labels)
+        if found is None:
+            return None
+        number, rule = found
+        if rule.assume_role is None:
+            return OWN
+        assumed = rule.assume_role
+        return Account(role_arn=assumed.role_arn, external_id=assumed.external_id,
+                       session_name=assumed.session_name or (SESSION_PREFIX + namespace)[:64],
+                       rule=f"policy rule {number}")  # fmt: skip
+
     def violations(
         self, namespace: str, region: str, request: dict[str, Any],
         labels: Mapping[str, str] | None = None,
     ) -> list[str]:  # fmt: skip
         """Why this namespace (with these labels) may not send this request; empty when it may."""
-        rule = next((rule for rule in self.rules if rule.matches(namespace, labels)), None)
-        if rule is None:
+        covering = self.rule_for(namespace, labels)
+        if covering is None:
             return [f"no policy rule covers namespace {namespace}"]
+        _, rule = covering
         found = []
         for kind, path, value in locations(request):
             allowed = rule.allowed(kind)

@@ -9,7 +9,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
@@ -41,14 +41,17 @@ T = TypeVar("T")
 
 
 class OperatorProcess:
-    """`sagemaker-operator run` watching one namespace: start, kill, restart, stop.
+    """`sagemaker-operator run` watching a namespace (or a few): start, kill, restart, stop.
 
     Output goes to ``log``; with faulthandler on, ``stacks()`` dumps every thread.
     """
 
-    def __init__(self, environment: dict[str, str], namespace: str, log: Path) -> None:
+    def __init__(
+        self, environment: dict[str, str], namespace: str, log: Path, *, also: Sequence[str] = ()
+    ) -> None:
         self.environment = environment
         self.namespace = namespace
+        self.namespaces = [namespace, *also]  # ``also``: further namespaces it watches
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -56,7 +59,7 @@ class OperatorProcess:
         with self.log.open("ab") as output:
             self.process = subprocess.Popen(
                 [sys.executable, "-X", "faulthandler", "-m", "sagemaker_operator", "run",
-                 "--namespace", self.namespace],
+                 *(flag for name in self.namespaces for flag in ("--namespace", name))],
                 env=self.environment, stdout=output, stderr=subprocess.STDOUT,
             )  # fmt: skip
 

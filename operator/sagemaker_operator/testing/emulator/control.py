@@ -73,11 +73,37 @@ class EmulatorControl:
             payload["region"] = region
         return int(self._call("POST", "seed", payload, timeout=300)["jobs"])
 
-    def fail_job(self, name: str, reason: str, region: str | None = None) -> None:
+    def fail_job(
+        self, name: str, reason: str, region: str | None = None, account: str | None = None
+    ) -> None:
         payload: dict[str, Any] = {"reason": reason}
         if region is not None:
             payload["region"] = region
+        if account is not None:
+            payload["account"] = account
         self._call("POST", f"jobs/{name}/fail", payload)
+
+    def jobs(self) -> dict[str, dict[str, list[str]]]:
+        """Every job's name, by account and region."""
+        accounts: dict[str, dict[str, list[str]]] = self.stats()["accounts"]
+        return accounts
+
+    def put_role(
+        self, role_arn: str, *, external_id: str | None = None, trusts: list[str] | None = None
+    ) -> dict[str, Any]:
+        """A role that may be assumed (AssumeRole), by the accounts it trusts (default: the
+        emulator's own), with this external id if given."""
+        payload: dict[str, Any] = {"roleArn": role_arn}
+        if external_id is not None:
+            payload["externalId"] = external_id
+        if trusts is not None:
+            payload["trusts"] = trusts
+        answer: dict[str, Any] = self._call("POST", "roles", payload)
+        return answer
+
+    def delete_role(self, role_arn: str, *, revoke: bool = False) -> None:
+        """No new session of the role; with ``revoke``, its sessions end too."""
+        self._call("POST", "roles", {"roleArn": role_arn, "delete": True, "revoke": revoke})
 
     def _call(
         self, method: str, route: str, payload: dict[str, Any] | None = None,

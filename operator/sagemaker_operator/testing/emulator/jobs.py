@@ -529,6 +529,12 @@ class JobStore:
         with self._lock:
             self.durations = dict(durations)
 
+    def names(self) -> dict[str, list[str]]:
+        """Every job's name, by region."""
+        with self._lock:
+            return {region: sorted(job.name for job in jobs.values())
+                    for region, jobs in self._jobs.items() if jobs}  # fmt: skip
+
     def count(self) -> int:
         with self._lock:
             return sum(len(jobs) for jobs in self._jobs.values())

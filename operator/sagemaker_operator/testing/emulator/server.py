@@ -1,8 +1,9 @@
 """The emulator's HTTP side: SageMaker's JSON 1.1 protocol, STS, and ``/_emulator/`` controls.
 
 Real boto3 talks to it with ``endpoint_url``. Requests are signed by botocore as usual;
-the signature is not checked, but the region is read from its credential scope, so jobs
-live per region as they do in AWS.
+the signature is not checked, but the region is read from its credential scope and the
+account from its access key (keys issued by AssumeRole act in the role's account:
+emulator/iam.py), so jobs live per account and region as they do in AWS.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import ipaddress
 import json
 import logging
 import re
+import secrets
 import socket
 import sys
 import threading
@@ -31,6 +33,7 @@ from botocore.config import Config
 from sagemaker_operator.testing.emulator import jobs, operations
 from sagemaker_operator.testing.emulator.clock import Clock
 from sagemaker_operator.testing.emulator.faults import FaultInjector
+from sagemaker_operator.testing.emulator.iam import Iam
 from sagemaker_operator.testing.emulator.jobs import JobStore, SageMakerError
 
 if TYPE_CHECKING:
@@ -45,7 +48,7 @@ DEFAULT_REGION = "us-east-1"
 CONTROL_PREFIX = "/_emulator/"
 _TARGET_PREFIX = "SageMaker."
 _LOGS_TARGET_PREFIX = "Logs_20140328."
-_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
+_CREDENTIAL_SCOPE = re.compile(r"Credential=([^/]+)/\d{8}/([a-z0-9-]+)/")
 _JSON_11 = "application/x-amz-json-1.1"
 _REOPEN_ATTEMPTS = 300  # every 0.1 s: up to 30 s after an outage ends
 
@@ -78,6 +81,10 @@ class Emulator:
         self.store = JobStore(self.clock, account_id, jobs.profile_durations(profile, phases))
         self.injector = FaultInjector(seed)
         self.store.switches = self.injector.current
+        # Every account's jobs (the credentials decide the account), and who may be whom.
+        self.stores: dict[str, JobStore] = {account_id: self.store}
+        self._stores_lock = threading.Lock()
+        self.iam = Iam(self.clock.now, account_id)
         if faults:
             self.injector.configure(faults)
         self._server: _Server | None = None
@@ -141,8 +148,22 @@ class Emulator:
         timer.daemon = True
         timer.start()
 
+    def store_for(self, account: str) -> JobStore:
+        """The jobs of ``account`` (made on first use, with the current phase lengths)."""
+        with self._stores_lock:
+            store = self.stores.get(account)
+            if store is None:
+                store = JobStore(self.clock, account, self.store.durations)
+                store.switches = self.injector.current
+                self.stores[account] = store
+            return store
+
     def reset(self) -> None:
-        self.store.clear()
+        with self._stores_lock:
+            for store in self.stores.values():
+                store.clear()
+            self.stores = {self.account_id: self.store}
+        self.iam.clear()
         self.injector.reset()
         self.clock.reset()
 
@@ -322,7 +343,9 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         try:
-            answer = operations.call(emulator.store, self._region(), call, params, service)
+            account, _ = emulator.iam.account_of(self._access_key())
+            answer = operations.call(emulator.store_for(account), self._region(), call, params,
+                                     service)  # fmt: skip
         except SageMakerError as error:
             emulator.injector.record(operation, error.code)
             self._send_json(error.status, {"__type": error.code, "message": error.message})
@@ -339,40 +362,85 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _region(self) -> str:
         match = _CREDENTIAL_SCOPE.search(self.headers.get("Authorization", ""))
-        return match[1] if match else self.server.emulator.default_region
+        return match[2] if match else self.server.emulator.default_region
+
+    def _access_key(self) -> str | None:
+        match = _CREDENTIAL_SCOPE.search(self.headers.get("Authorization", ""))
+        return match[1] if match else None
 
     # -- STS -------------------------------------------------------------------------
 
     def _sts(self, body: bytes) -> None:
+        """STS's query protocol: GetCallerIdentity (the identity the keys are) and
+        AssumeRole (emulator/iam.py)."""
         emulator = self.server.emulator
         form = urllib.parse.parse_qs(body.decode(errors="replace"))
         action = form.get("Action", [""])[0]
-        request_id = str(uuid.uuid4())
-        if action != "GetCallerIdentity":
-            emulator.injector.record(f"sts:{action or '?'}", "InvalidAction")
-            self._send_xml(
-                400,
-                (
-                    "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidAction</Code>"
-                    f"<Message>Could not find operation {escape(action)} for version 2011-06-15"
-                    f"</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
-                ),
-            )
+        operation = f"sts:{action or '?'}"
+        actions: dict[str, Callable[[], str]] = {
+            "GetCallerIdentity": self._caller_identity,
+            "AssumeRole": lambda: self._assume_role(form),
+        }
+        try:
+            result = actions.get(action, lambda: _invalid_action(action))()
+        except SageMakerError as error:
+            emulator.injector.record(operation, error.code)
+            code = "ExpiredToken" if error.code == "ExpiredTokenException" else error.code
+            self._send_xml(error.status if error.status != 400 or code != "AccessDenied"
+                           else 403, (
+                "<ErrorResponse><Error><Type>Sender</Type>"
+                f"<Code>{escape(code)}</Code><Message>{escape(error.message)}</Message>"
+                f"</Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"))  # fmt: skip
             return
-        emulator.injector.record("sts:GetCallerIdentity", "ok")
-        account = emulator.account_id
-        self._send_xml(
-            200,
-            (
-                '<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
-                "<GetCallerIdentityResult>"
-                f"<Arn>arn:aws:iam::{account}:user/sagemaker-emulator</Arn>"
-                "<UserId>AIDAEMULATOREXAMPLE</UserId>"
-                f"<Account>{account}</Account>"
-                "</GetCallerIdentityResult>"
-                f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>"
-                "</GetCallerIdentityResponse>"
-            ),
+        emulator.injector.record(operation, "ok")
+        self._send_xml(200, (
+            f'<{action}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+            f"<{action}Result>{result}</{action}Result>"
+            f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
+            f"</{action}Response>"))  # fmt: skip
+
+    def _caller_identity(self) -> str:
+        account, session = self.server.emulator.iam.account_of(self._access_key())
+        if session is None:
+            return (f"<Arn>arn:aws:iam::{account}:user/sagemaker-emulator</Arn>"
+                    "<UserId>AIDAEMULATOREXAMPLE</UserId>"
+                    f"<Account>{account}</Account>")  # fmt: skip
+        name = session.role.rsplit("/", 1)[-1]
+        return (f"<Arn>arn:aws:sts::{account}:assumed-role/{escape(name)}/"
+                f"{escape(session.name)}</Arn><UserId>AROAEMULATOR:{escape(session.name)}"
+                f"</UserId><Account>{account}</Account>")  # fmt: skip
+
+    def _assume_role(self, form: dict[str, list[str]]) -> str:
+        emulator = self.server.emulator
+        caller, _ = emulator.iam.account_of(self._access_key())
+
+        def one(name: str) -> str | None:
+            values = form.get(name)
+            return values[0] if values else None
+
+        arn, name = one("RoleArn"), one("RoleSessionName")
+        if not arn or not name:
+            raise SageMakerError("ValidationError", "RoleArn and RoleSessionName are required")
+        if not re.fullmatch(r"[\w+=,.@-]{2,64}", name):
+            raise SageMakerError("ValidationError", f"1 validation error detected: Value "
+                                 f"'{name}' at 'roleSessionName' failed to satisfy constraint: "
+                                 "Member must satisfy regular expression pattern: "
+                                 "[\\w+=,.@-]*")  # fmt: skip
+        duration = one("DurationSeconds")
+        session = emulator.iam.assume(caller, arn, name, one("ExternalId"),
+                                      int(duration) if duration else None)  # fmt: skip
+        # The expiry as the caller's clock reads it (the emulator's clock may be ahead).
+        expires = time.time() + (session.expires - emulator.clock.now())
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires))
+        role_name = session.role.rsplit("/", 1)[-1]
+        return (
+            f"<Credentials><AccessKeyId>{session.access_key}</AccessKeyId>"
+            f"<SecretAccessKey>{secrets.token_urlsafe(30)}</SecretAccessKey>"
+            f"<SessionToken>{secrets.token_urlsafe(60)}</SessionToken>"
+            f"<Expiration>{stamp}</Expiration></Credentials>"
+            f"<AssumedRoleUser><AssumedRoleId>AROAEMULATOR:{escape(name)}</AssumedRoleId>"
+            f"<Arn>arn:aws:sts::{session.account}:assumed-role/{escape(role_name)}/"
+            f"{escape(name)}</Arn></AssumedRoleUser>"
         )
 
     # -- test controls -----------------------------------------------------------------
@@ -427,6 +495,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
+def _invalid_action(action: str) -> str:
+    raise SageMakerError(
+        "InvalidAction", f"Could not find operation {action} for version 2011-06-15"
+    )
+
+
 ControlAnswer = dict[str, Any]
 Control = Callable[[Emulator, str, dict[str, Any]], ControlAnswer]
 
@@ -460,7 +534,20 @@ def _health(emulator: Emulator, method: str, payload: dict[str, Any]) -> Control
 
 
 def _stats(emulator: Emulator, method: str, payload: dict[str, Any]) -> ControlAnswer:
-    return {**emulator.injector.stats(), "jobs": emulator.store.count()}
+    stores = dict(emulator.stores)
+    return {**emulator.injector.stats(), "jobs": sum(store.count() for store in stores.values()),
+            "accounts": {account: store.names() for account, store in stores.items()}}  # fmt: skip
+
+
+def _roles(emulator: Emulator, method: str, payload: dict[str, Any]) -> ControlAnswer:
+    if method != "POST":
+        raise ValueError("roles takes POST {roleArn, externalId?, trusts?, delete?, revoke?}")
+    arn = str(payload["roleArn"])
+    if payload.get("delete") or payload.get("revoke"):
+        emulator.iam.delete_role(arn, revoke=bool(payload.get("revoke")))
+        return {"deleted": arn}
+    role = emulator.iam.put_role(arn, payload.get("externalId"), payload.get("trusts"))
+    return {"roleArn": role.arn, "account": role.account, "trusts": sorted(role.trusts)}
 
 
 def _reset(emulator: Emulator, method: str, payload: dict[str, Any]) -> ControlAnswer:
@@ -493,7 +580,9 @@ def _clock(emulator: Emulator, method: str, payload: dict[str, Any]) -> ControlA
 def _profile(emulator: Emulator, method: str, payload: dict[str, Any]) -> ControlAnswer:
     if method == "POST":
         profile = payload.get("profile", emulator.profile)
-        emulator.store.set_durations(jobs.profile_durations(profile, payload.get("phases")))
+        durations = jobs.profile_durations(profile, payload.get("phases"))
+        for store in list(emulator.stores.values()):
+            store.set_durations(durations)
         emulator.profile = profile
     return {"profile": emulator.profile, "phases": emulator.store.durations}
 
@@ -512,7 +601,7 @@ def _seed(emulator: Emulator, method: str, payload: dict[str, Any]) -> ControlAn
 def _fail_job(emulator: Emulator, name: str, payload: dict[str, Any]) -> ControlAnswer:
     region = payload.get("region", emulator.default_region)
     reason = str(payload.get("reason") or "AlgorithmError: injected by the emulator")
-    emulator.store.fail(region, name, reason)
+    emulator.store_for(str(payload.get("account", emulator.account_id))).fail(region, name, reason)
     return {"failed": name, "reason": reason}
 
 
@@ -524,4 +613,5 @@ _CONTROLS: dict[str, Control] = {
     "clock": _clock,
     "profile": _profile,
     "seed": _seed,
+    "roles": _roles,
 }
