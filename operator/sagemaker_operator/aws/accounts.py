@@ -87,9 +87,13 @@ class AssumedCredentials(DeferredRefreshableCredentials):
         self._assumed_cache = cache
         self._expiring = threading.Lock()
 
-    def expire(self) -> None:
-        """Assume the role again at next use (AWS refused the session before its expiry)."""
+    def expire(self, refused: str | None) -> None:
+        """Assume the role again at next use: AWS refused the session whose access key is
+        ``refused`` before its expiry. Calls that failed together assume it once: a key
+        already replaced is not expired again."""
         with self._expiring:
+            if self.get_frozen_credentials().access_key != refused:
+                return
             self._assumed_cache.clear()
             # botocore's own expiry field: in the past, the next use refreshes (mandatory).
             self._expiry_time = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=1)

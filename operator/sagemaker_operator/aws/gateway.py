@@ -225,13 +225,14 @@ class SageMakerGateway:
         if credentials is None:
             return call(client)
         self._ready(credentials, account)
+        used = credentials.get_frozen_credentials().access_key
         try:
             return call(client)
         except Exception as error:
             if not accounts.expired(error):
                 raise
             metrics.CREDENTIAL_REFRESHES.labels(account.label, "forced").inc()
-            credentials.expire()
+            credentials.expire(used)
             self._ready(credentials, account)
             return call(client)
 
