@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from sagemaker_operator.kubectl import adopt
 from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
 from sagemaker_operator.testing.operator import OperatorProcess
 from tests.controller.test_crashes import kill_at_random_moments
@@ -36,6 +37,18 @@ def adopt_manifest(cluster: KubeCluster, emulator: Emulator, namespace: str, job
     assert result.returncode == 0, result.stderr
     document: dict[str, Any] = yaml.safe_load(result.stdout)
     return document
+
+
+def manifest_of(emulator: Emulator, namespace: str, job: str,
+                name: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """What `kubectl sagemaker adopt` prints (the same function, in this process: the
+    first test runs the plugin itself; a subprocess per job costs over a second)."""
+    sagemaker = emulator.sagemaker_client()
+    described = sagemaker.describe_training_job(TrainingJobName=job)
+    tags = sagemaker.list_tags(ResourceArn=described["TrainingJobArn"])["Tags"]
+    return adopt.manifest(dict(described), [{"Key": tag["Key"], "Value": tag.get("Value", "")}
+                                            for tag in tags],
+                          region="us-east-1", namespace=namespace, name=name)  # fmt: skip
 
 
 def calls(emulator: Emulator) -> dict[str, int]:
@@ -83,7 +96,7 @@ def test_deleting_an_adopted_resource_leaves_the_job_running_unless_asked(
     sagemaker = emulator.sagemaker_client()
     for job in ("kept", "stopped"):
         started_elsewhere(emulator, job)
-        document = adopt_manifest(kube_cluster, emulator, namespace, job)
+        document = manifest_of(emulator, namespace, job)
         if job == "stopped":
             document["metadata"]["annotations"]["sagemaker-operator.dev/deletion-policy"] = (
                 "delete")  # fmt: skip
@@ -108,7 +121,7 @@ def test_a_manifest_that_does_not_describe_the_job_is_an_adopt_mismatch_naming_e
     operator_process: OperatorProcess,
 ) -> None:  # fmt: skip
     started_elsewhere(emulator, "drifted")
-    document = adopt_manifest(kube_cluster, emulator, namespace, "drifted")
+    document = manifest_of(emulator, namespace, "drifted")
     document["spec"]["hyperParameters"]["max_depth"] = "9"
     document["spec"]["resourceConfig"]["instanceCount"] = 2
     del document["spec"]["outputDataConfig"]["compressionType"]  # a default: no difference
@@ -138,11 +151,11 @@ def test_a_missing_job_a_job_owned_by_another_resource_and_a_forbidden_role_are_
     wait_until(operator_process.guard(lambda: resource(kube_cluster, namespace, "owner")
                                       .get("status", {}).get("trainingJobArn")),
                timeout=30, description="the owner's job")  # fmt: skip
-    taken = adopt_manifest(kube_cluster, emulator, namespace, "owner", "--name", "taker")
-    missing = adopt_manifest(kube_cluster, emulator, namespace, "owner", "--name", "missing")
+    taken = manifest_of(emulator, namespace, "owner", "taker")
+    missing = manifest_of(emulator, namespace, "owner", "missing")
     missing["spec"]["trainingJobName"] = "never-started"
     started_elsewhere(emulator, "foreign", RoleArn="arn:aws:iam::999999999999:role/Admin")
-    foreign = adopt_manifest(kube_cluster, emulator, namespace, "foreign")
+    foreign = manifest_of(emulator, namespace, "foreign")
     before = calls(emulator)
     for document in (taken, missing, foreign):
         apply(kube_cluster, namespace, document)
@@ -165,7 +178,7 @@ def test_a_missing_job_a_job_owned_by_another_resource_and_a_forbidden_role_are_
     assert after["CreateTrainingJob"] == before["CreateTrainingJob"]
 
 
-ADOPTED = 20
+ADOPTED = 12
 
 
 def test_sigkill_during_adoptions_tags_each_job_once_and_creates_none(
@@ -177,7 +190,7 @@ def test_sigkill_during_adoptions_tags_each_job_once_and_creates_none(
     for index in range(ADOPTED):
         started_elsewhere(emulator, f"sdk-{index:02}")
     control.set_faults(latency=0.05)  # widen the windows between the calls and the write
-    documents = [adopt_manifest(kube_cluster, emulator, namespace, f"sdk-{index:02}")
+    documents = [manifest_of(emulator, namespace, f"sdk-{index:02}")
                  for index in range(ADOPTED)]  # fmt: skip
     kube_cluster.kubectl("apply", "-n", namespace, "-f", "-",
                          input="\n---\n".join(json.dumps(d) for d in documents))  # fmt: skip

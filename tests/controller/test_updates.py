@@ -49,7 +49,7 @@ def test_a_keep_alive_change_is_reconciling_until_sagemaker_reports_it(
 ) -> None:  # fmt: skip
     control = EmulatorControl(emulator.endpoint_url)
     control.set_profile("fast", {"Training": 600})
-    control.set_faults(update_delay=4)  # Describe shows an accepted update 4 s later
+    control.set_faults(update_delay=2)  # Describe shows an accepted update 2 s later
     document = job("warm")
     document["spec"]["resourceConfig"]["keepAlivePeriodInSeconds"] = 60
     apply(kube_cluster, namespace, document)
