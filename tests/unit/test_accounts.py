@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from sagemaker_operator.aws.accounts import OWN, Account, AssumeRoleError, holds, said
+from sagemaker_operator.aws.accounts import (
+    OWN,
+    Account,
+    AssumedCredentials,
+    AssumeRoleError,
+    holds,
+    said,
+)
 from sagemaker_operator.aws.errors import Disposition, classify
 from sagemaker_operator.policy import Policy
 
@@ -88,3 +96,29 @@ def test_messages_and_arns_are_checked_against_the_account() -> None:
     assert said("Rate exceeded", account) == (
         f"Rate exceeded (in account 222222222222 (role {ROLE_A}, policy rule 1))")  # fmt: skip
     assert said("Rate exceeded", OWN) == "Rate exceeded"
+
+
+class Fetcher:
+    """Stands in for botocore's AssumeRoleCredentialFetcher: a new session per call."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def fetch_credentials(self) -> dict[str, Any]:
+        self.calls += 1
+        expiry = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1)
+        return {"access_key": f"ASIA{self.calls}", "secret_key": "s", "token": "t",
+                "expiry_time": expiry.isoformat()}  # fmt: skip
+
+
+def test_a_refused_session_is_assumed_again_once_however_many_calls_saw_it_refused() -> None:
+    fetcher = Fetcher()
+    credentials = AssumedCredentials(fetcher, {})  # type: ignore[arg-type]
+    assert credentials.get_frozen_credentials().access_key == "ASIA1"  # assumed on first use
+    assert credentials.get_frozen_credentials().access_key == "ASIA1"  # then kept
+    credentials.expire("ASIA1")
+    credentials.expire("ASIA1")  # a second call that failed with the same session
+    assert credentials.get_frozen_credentials().access_key == "ASIA2"
+    assert fetcher.calls == 2
+    credentials.expire("ASIA1")  # a late report about a session already replaced
+    assert credentials.get_frozen_credentials().access_key == "ASIA2"

@@ -92,7 +92,11 @@ class AssumedCredentials(DeferredRefreshableCredentials):
         ``refused`` before its expiry. Calls that failed together assume it once: a key
         already replaced is not expired again."""
         with self._expiring:
-            if self.get_frozen_credentials().access_key != refused:
+            try:
+                current = self.get_frozen_credentials().access_key
+            except (ClientError, BotoCoreError):
+                current = refused  # not even the current session is usable: start afresh
+            if current != refused:
                 return
             self._assumed_cache.clear()
             # botocore's own expiry field: in the past, the next use refreshes (mandatory).
