@@ -21,6 +21,11 @@ def api_name(alias: str) -> str:
     return alias[:1].upper() + alias[1:]
 
 
+def kubernetes_name(member: str) -> str:
+    """An API member's name in the spec and status (``RoleArn`` → ``roleArn``)."""
+    return member[:1].lower() + member[1:]
+
+
 class ApiModel(BaseModel):
     model_config = ConfigDict(
         populate_by_name=True,

@@ -229,3 +229,29 @@ def _render(value: Any) -> str:
     if len(text) > _MAX_VALUE_IN_MESSAGE:
         text = text[: _MAX_VALUE_IN_MESSAGE - 3] + "..."
     return text
+
+
+def updatable(model: ServiceModel | None = None) -> dict[str, frozenset[str] | None]:
+    """What UpdateTrainingJob changes of a created job, by CreateTrainingJob member: None
+    when the member changes whole (its update shape has every member of the create shape),
+    else the sub-members that change (a ``…ForUpdate`` shape with fewer members). The
+    CRD's immutability rules (codegen/crd.py) and the update request are both made from it."""
+    model = model or service_model()
+    create = model.operation_model("CreateTrainingJob").input_shape
+    update = model.operation_model("UpdateTrainingJob").input_shape
+    assert isinstance(create, StructureShape)
+    assert isinstance(update, StructureShape)
+    result: dict[str, frozenset[str] | None] = {}
+    for name, shape in update.members.items():
+        if name == "TrainingJobName":
+            continue
+        created = create.members[name]
+        if (
+            isinstance(shape, StructureShape)
+            and isinstance(created, StructureShape)
+            and (set(created.members) - set(shape.members))
+        ):
+            result[name] = frozenset(shape.members)
+        else:
+            result[name] = None
+    return result

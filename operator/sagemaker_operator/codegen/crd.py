@@ -35,6 +35,8 @@ from typing import Any
 from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
 
 from sagemaker_operator.api import GROUP, KIND, PLURAL, RESERVED_TAG_PREFIX, SINGULAR, VERSION
+from sagemaker_operator.api.base import kubernetes_name
+from sagemaker_operator.aws import servicemodel
 from sagemaker_operator.codegen import patterns
 from sagemaker_operator.codegen.docs import describe
 
@@ -48,8 +50,7 @@ DEFAULT_MAX_RUNTIME = 86_400  # SageMaker's default MaxRuntimeInSeconds
 MAX_DESCRIPTION_STATUS = 200
 
 
-def lower_first(name: str) -> str:
-    return name[:1].lower() + name[1:]
+lower_first = kubernetes_name  # RoleArn → roleArn
 
 
 def rule(expression: str, message: str, field_path: str | None = None) -> dict[str, str]:
@@ -319,26 +320,12 @@ def spec_schema(builder: SchemaBuilder) -> dict[str, Any]:
 
 
 def updatable(model: ServiceModel) -> dict[str, frozenset[str] | None]:
-    """The spec fields UpdateTrainingJob changes: field → None when it changes whole, or
-    the set of its sub-fields that change (a ``…ForUpdate`` shape with fewer members)."""
-    create = model.operation_model("CreateTrainingJob").input_shape
-    update = model.operation_model("UpdateTrainingJob").input_shape
-    assert isinstance(create, StructureShape)
-    assert isinstance(update, StructureShape)
-    result: dict[str, frozenset[str] | None] = {}
-    for name, shape in update.members.items():
-        if name == "TrainingJobName":
-            continue
-        created = create.members[name]
-        if (
-            isinstance(shape, StructureShape)
-            and isinstance(created, StructureShape)
-            and (set(created.members) - set(shape.members))
-        ):
-            result[lower_first(name)] = frozenset(lower_first(member) for member in shape.members)
-        else:
-            result[lower_first(name)] = None
-    return result
+    """The spec fields UpdateTrainingJob changes (aws/servicemodel.updatable, in spec
+    names): field → None when it changes whole, or the set of its sub-fields that change."""
+    return {
+        lower_first(name): None if subs is None else frozenset(lower_first(sub) for sub in subs)
+        for name, subs in servicemodel.updatable(model).items()
+    }
 
 
 def updatable_paths(fields: dict[str, frozenset[str] | None]) -> list[str]:

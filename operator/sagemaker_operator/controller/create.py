@@ -24,7 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sagemaker_operator.aws.accounts import Account, said
 from sagemaker_operator.aws.errors import classify
 from sagemaker_operator.controller.adopt import AdoptRefusedError, adopt, adopting
-from sagemaker_operator.controller.checks import RefusedError, plan_job
+from sagemaker_operator.controller.checks import Planned, RefusedError, plan_job
 from sagemaker_operator.controller.finalizer import hold
 from sagemaker_operator.controller.ownership import Ownership, creation_time, judge
 from sagemaker_operator.controller.requests import Owner
@@ -44,6 +44,21 @@ def retry_delay(retry: int, first: float, ceiling: float) -> float:
     waits between first/2 and min(ceiling, first·2ⁿ) seconds."""
     upper = min(ceiling, first * 2**retry)
     return random.uniform(min(first, upper) / 2, upper)  # noqa: S311 - jitter, not secrecy
+
+
+async def plan(runtime: Runtime, ref: ResourceRef, spec: Mapping[str, Any]) -> Planned:
+    """The resource's request, region, name and account, checked as at admission (the
+    namespace's labels read when the policy selects by them): RefusedError when the checks
+    refuse it, kopf.TemporaryError when the labels cannot be read."""
+    try:
+        labels = await asyncio.to_thread(runtime.namespace_labels, ref.namespace)
+    except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError) as error:
+        raise kopf.TemporaryError(
+            f"cannot read namespace {ref.namespace}'s labels for the policy: {error}",
+            delay=runtime.settings.retry_delay,
+        ) from error
+    owner = Owner(ref.uid, ref.namespace, ref.name)
+    return plan_job(spec, owner, runtime.policy, runtime.default_region, labels)
 
 
 async def create_job(
@@ -74,14 +89,7 @@ async def create_job(
 
     owner = Owner(ref.uid, ref.namespace, ref.name)
     try:
-        labels = await asyncio.to_thread(runtime.namespace_labels, ref.namespace)
-    except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError) as error:
-        raise kopf.TemporaryError(
-            f"cannot read namespace {ref.namespace}'s labels for the policy: {error}",
-            delay=runtime.settings.retry_delay,
-        ) from error
-    try:
-        planned = plan_job(spec, owner, runtime.policy, runtime.default_region, labels)
+        planned = await plan(runtime, ref, spec)
     except RefusedError as refused:
         await stall(refused.reason, refused.message)
         return

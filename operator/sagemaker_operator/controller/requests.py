@@ -16,6 +16,7 @@ from typing import Any
 from botocore.model import StructureShape
 
 from sagemaker_operator.api import RESERVED_TAG_PREFIX
+from sagemaker_operator.api.base import kubernetes_name
 from sagemaker_operator.api.trainingjob import Spec
 from sagemaker_operator.aws import servicemodel
 from sagemaker_operator.aws.defaults import with_defaults
@@ -79,31 +80,23 @@ def update_request(wanted: Mapping[str, Any], described: Mapping[str, Any]) -> U
     profiling set ``profilerConfig.disableProfiler``, to end a warm pool set
     ``resourceConfig.keepAlivePeriodInSeconds: 0``.
     """
-    create = servicemodel.operation_model("CreateTrainingJob").input_shape
-    update = servicemodel.operation_model("UpdateTrainingJob").input_shape
-    assert isinstance(create, StructureShape)
-    assert isinstance(update, StructureShape)
     request: dict[str, Any] = {}
     fields: list[str] = []
-    for member, shape in update.members.items():
-        if member == "TrainingJobName" or member not in wanted:
+    for member, subs in servicemodel.updatable().items():
+        if member not in wanted:
             continue
         value = wanted[member]
         reported = described.get(member)
-        created = create.members[member]
-        if (
-            isinstance(shape, StructureShape)
-            and isinstance(created, StructureShape)
-            and (set(created.members) - set(shape.members))
-        ):  # only some sub-fields can change: send those that differ
-            changing = {key: item for key, item in value.items() if key in shape.members
+        if subs is not None:  # only some sub-fields can change: send those that differ
+            changing = {key: item for key, item in value.items() if key in subs
                         and not _reported(item, (reported or {}).get(key))}  # fmt: skip
             if changing:
                 request[member] = changing
-                fields += [f"spec.{_lower(member)}.{_lower(key)}" for key in changing]
+                fields += [f"spec.{kubernetes_name(member)}.{kubernetes_name(key)}"
+                           for key in changing]  # fmt: skip
         elif not _reported(value, reported):
             request[member] = value
-            fields.append(f"spec.{_lower(member)}")
+            fields.append(f"spec.{kubernetes_name(member)}")
     return Update(request, fields)
 
 
@@ -113,10 +106,6 @@ class Update:
 
     request: dict[str, Any]
     fields: list[str]
-
-
-def _lower(name: str) -> str:
-    return name[:1].lower() + name[1:]
 
 
 def _reported(wanted: Any, reported: Any) -> bool:
@@ -174,7 +163,7 @@ def mismatches(
         mine, theirs = wanted.get(member), job.get(member)
         if member == "Tags":
             mine, theirs = _tag_map(mine), _tag_map(theirs)
-        found += _differences(f"spec.{_lower(member)}", mine, theirs)
+        found += _differences(f"spec.{kubernetes_name(member)}", mine, theirs)
     return found
 
 
@@ -189,7 +178,7 @@ def _differences(path: str, mine: Any, theirs: Any) -> list[str]:
         and not path.endswith((".hyperParameters", ".environment", ".tags"))
     ):  # structures: member by member (maps are compared whole)
         return [difference for key in sorted(set(mine) | set(theirs))
-                for difference in _differences(f"{path}.{_lower(key)}", mine.get(key),
+                for difference in _differences(f"{path}.{kubernetes_name(key)}", mine.get(key),
                                                theirs.get(key))]  # fmt: skip
     if isinstance(mine, list) and isinstance(theirs, list) and len(mine) == len(theirs):
         return [difference for index, (one, other) in enumerate(zip(mine, theirs, strict=True))

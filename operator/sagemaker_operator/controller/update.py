@@ -20,25 +20,22 @@ condition, so Flux would otherwise wait out its timeout instead of reporting the
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 import kopf
-import kubernetes
-import urllib3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sagemaker_operator.api.trainingjob import SpecUpdate
 from sagemaker_operator.aws import accounts
 from sagemaker_operator.aws.accounts import OWN
 from sagemaker_operator.aws.errors import AwsError, classify
-from sagemaker_operator.controller.checks import RefusedError, plan_job
-from sagemaker_operator.controller.create import retry_delay
+from sagemaker_operator.controller.checks import RefusedError
+from sagemaker_operator.controller.create import plan, retry_delay
 from sagemaker_operator.controller.ownership import Ownership, creation_time, ownership
-from sagemaker_operator.controller.requests import Owner, Update, update_request
+from sagemaker_operator.controller.requests import Update, update_request
 from sagemaker_operator.controller.runtime import ResourceRef, Runtime
 from sagemaker_operator.status.conditions import (
     status_from_sagemaker,
@@ -145,15 +142,8 @@ class _Updating:
     async def checked(self, spec: Mapping[str, Any]) -> dict[str, Any] | None:
         """The request the new spec makes, or None when the checks refuse it (written).
         The profiler's S3 output path and rule images are the namespace policy's too."""
-        owner = Owner(self.ref.uid, self.ref.namespace, self.ref.name)
         try:
-            labels = await asyncio.to_thread(self.runtime.namespace_labels, self.ref.namespace)
-            planned = plan_job(spec, owner, self.runtime.policy, self.runtime.default_region,
-                               labels)  # fmt: skip
-        except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError) as error:
-            raise kopf.TemporaryError(
-                f"cannot read namespace {self.ref.namespace}'s labels: {error}",
-                delay=self.runtime.settings.retry_delay) from error  # fmt: skip
+            planned = await plan(self.runtime, self.ref, spec)
         except RefusedError as refused:
             await self.refuse(refused.reason, refused.message)
             return None
