@@ -46,3 +46,10 @@ def stalled(cluster: KubeCluster, namespace: str, name: str) -> dict[str, Any] |
     """The resource, once its Stalled condition is True (for wait_until)."""
     found = trainingjob(cluster, namespace, name)
     return found if condition(found, "Stalled").get("status") == "True" else None
+
+
+def arn(cluster: KubeCluster, namespace: str, name: str) -> str | None:
+    """The resource's status.trainingJobArn (None before it has one, or when it is gone)."""
+    found: str | None = trainingjobs(cluster, namespace).get(name, {}).get("status", {}).get(
+        "trainingJobArn")  # fmt: skip
+    return found

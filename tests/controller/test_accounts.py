@@ -20,7 +20,7 @@ from sagemaker_operator.testing.operator import OperatorProcess, operator_enviro
 from tests.api.manifests import manifest
 from tests.controller.test_crashes import kill_at_random_moments
 from tests.controller.test_metrics import scrape
-from tests.kube import condition, stalled, trainingjob, trainingjobs
+from tests.kube import arn, condition, stalled, trainingjob, trainingjobs
 
 pytestmark = pytest.mark.cluster
 
@@ -54,9 +54,7 @@ class Teams:
                              input="\n---\n".join(json.dumps(d) for d in documents))  # fmt: skip
 
     def arn(self, namespace: str, name: str) -> str | None:
-        found = trainingjobs(self.cluster, namespace).get(name, {})
-        arn: str | None = found.get("status", {}).get("trainingJobArn")
-        return arn
+        return arn(self.cluster, namespace, name)
 
     def run_long(self, *jobs: tuple[str, str]) -> EmulatorControl:
         """Start (namespace, account) jobs that train for two hours, and wait until they

@@ -16,7 +16,7 @@ from sagemaker_operator.testing.operator import OperatorProcess
 from tests.controller.test_crashes import kill_at_random_moments
 from tests.controller.test_lifecycle import apply, conditions, events, gone, resource
 from tests.emulator.requests import typical
-from tests.kube import condition, stalled, trainingjobs
+from tests.kube import arn, condition, stalled, trainingjobs
 from tests.kubectl.test_plugin import kubectl_sagemaker
 
 pytestmark = pytest.mark.cluster
@@ -148,8 +148,7 @@ def test_a_missing_job_a_job_owned_by_another_resource_and_a_forbidden_role_are_
              "spec": {"roleArn": "arn:aws:iam::123456789012:role/SageMakerRole",
                       "outputDataConfig": {"s3OutputPath": "s3://my-bucket/output"}}}  # fmt: skip
     apply(kube_cluster, namespace, owner)
-    wait_until(operator_process.guard(lambda: resource(kube_cluster, namespace, "owner")
-                                      .get("status", {}).get("trainingJobArn")),
+    wait_until(operator_process.guard(lambda: arn(kube_cluster, namespace, "owner")),
                timeout=30, description="the owner's job")  # fmt: skip
     taken = manifest_of(emulator, namespace, "owner", "taker")
     missing = manifest_of(emulator, namespace, "owner", "missing")

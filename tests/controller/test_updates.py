@@ -13,7 +13,7 @@ import yaml
 from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
 from sagemaker_operator.testing.operator import OperatorProcess
 from tests.controller.test_lifecycle import apply, conditions, events, resource
-from tests.kube import condition, stalled
+from tests.kube import arn, condition, stalled
 
 pytestmark = pytest.mark.cluster
 
@@ -53,8 +53,7 @@ def test_a_keep_alive_change_is_reconciling_until_sagemaker_reports_it(
     document = job("warm")
     document["spec"]["resourceConfig"]["keepAlivePeriodInSeconds"] = 60
     apply(kube_cluster, namespace, document)
-    wait_until(operator_process.guard(lambda: resource(kube_cluster, namespace, "warm")
-                                      .get("status", {}).get("trainingJobArn")),
+    wait_until(operator_process.guard(lambda: arn(kube_cluster, namespace, "warm")),
                timeout=30, description="ARN")  # fmt: skip
     document["spec"]["resourceConfig"]["keepAlivePeriodInSeconds"] = 1800
     apply(kube_cluster, namespace, document)
@@ -124,8 +123,7 @@ def test_a_keep_alive_change_after_the_warm_pool_ended_is_refused(
     document["spec"]["resourceConfig"]["keepAlivePeriodInSeconds"] = 1
     apply(kube_cluster, namespace, document)
     sagemaker = emulator.sagemaker_client()
-    wait_until(operator_process.guard(lambda: resource(kube_cluster, namespace, "cold")
-                                      .get("status", {}).get("trainingJobArn")),
+    wait_until(operator_process.guard(lambda: arn(kube_cluster, namespace, "cold")),
                timeout=30, description="ARN")  # fmt: skip
     wait_until(lambda: sagemaker.describe_training_job(TrainingJobName="cold").get(
         "WarmPoolStatus", {}).get("Status") == "Terminated", timeout=30,
@@ -152,8 +150,7 @@ def test_an_update_outside_the_namespace_policy_makes_no_call(
     EmulatorControl(emulator.endpoint_url).set_profile("fast", {"Training": 600})
     document = job("profiled")
     apply(kube_cluster, namespace, document)
-    wait_until(operator_process.guard(lambda: resource(kube_cluster, namespace, "profiled")
-                                      .get("status", {}).get("trainingJobArn")),
+    wait_until(operator_process.guard(lambda: arn(kube_cluster, namespace, "profiled")),
                timeout=30, description="ARN")  # fmt: skip
     document["spec"]["profilerConfig"] = {"s3OutputPath": "s3://someone-elses-bucket/profiles"}
     apply(kube_cluster, namespace, document)
