@@ -15,7 +15,16 @@ Scenarios
   the target (ticks + status changes ÷ 100 + 10 %, one Describe per finished job); status
   lag (SageMaker's LastModifiedTime → visible in the resource); calls after every job
   finished (must be none).
-- storm: the emulator allows 5 CreateTrainingJob/s; N jobs → all created, calls counted.
+- burst: 100 jobs applied at once to an operator at its default settings (no limit raised)
+  → every ARN; target p99 ≤ 4 s.
+- storm: the emulator allows 5 CreateTrainingJob/s; 200, then 1000 jobs applied at once to
+  an operator at its default settings → all created, calls counted (target ≤ 1.2 per job:
+  botocore's adaptive retry mode must learn the quota, not hammer it).
+- events (event mode, the emulator's SQS queue and rule): N jobs through the same
+  lifecycle with the status from SageMaker's events, the lists every 300 s → status lag
+  (target p99 ≤ 2 s at 2000), ListTrainingJobs calls (≤ 1 per 5 min per region),
+  SQS calls a minute once idle (≤ 3); then again with 10 % of the events dropped → every
+  job still ends (the lists catch what the events lost).
 - history: a mature account (20,000 finished jobs over three years) whose lists filter
   after paging (the emulator's filter_after_paging); 100 jobs through their lifecycle.
   Target: ListTrainingJobs calls per tick ≤ (jobs created since the oldest in flight) ÷
@@ -37,6 +46,7 @@ import signal
 import tempfile
 import threading
 import time
+import traceback
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -62,12 +72,19 @@ SPEC = {
 }
 FAST = {"Starting": 0.5, "Downloading": 0.5, "Uploading": 0.5, "Stopping": 0.5}
 CLIENT_THREADS = 16
-SCENARIOS = ["single", "in_flight", "lifecycle", "storm", "history"]
+SCENARIOS = ["single", "burst", "in_flight", "lifecycle", "events", "storm", "history"]
 SINGLE_PACE = 0.6  # seconds between single applies
+IDLE_WINDOW = 180.0  # seconds the event mode's idle calls are counted over
 
 
 def step(text: str) -> None:
     print(f"[{time.strftime('%X')}] {text}", flush=True)
+
+
+def lifecycle_phases(window: float) -> dict[str, float]:
+    """Phase lengths that take a job from Starting to Completed within 70 % of ``window``."""
+    return {"Starting": 0.15 * window, "Downloading": 0.15 * window,
+            "Training": 0.3 * window, "Uploading": 0.1 * window, "Stopping": 1}  # fmt: skip
 
 
 def arrived(found: dict[str, float], name: str) -> bool:
@@ -209,6 +226,13 @@ def running_operator(
         yield operator
 
 
+def established(cluster: KubeCluster) -> bool:
+    found = cluster.kubectl("get", "crd", f"{PLURAL}.{GROUP}", "-o",
+                            "jsonpath={.status.conditions[?(@.type=='Established')].status}",
+                            check=False)  # fmt: skip
+    return found.stdout.strip() == "True"
+
+
 def watch_served(api: Any) -> bool:
     """Whether a watch of TrainingJobs is served (not refused with 429 while the apiserver
     initialises the CRD's storage)."""
@@ -269,6 +293,7 @@ def attempt(scenario: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         return error.details
     except Exception as error:
         step(f"failed: {error!r}")
+        traceback.print_exc()
         return {"error": repr(error)}
 
 
@@ -326,6 +351,30 @@ class Bench:
             description=f"{name}'s ARN",
         )
         return observer.arn_at[name] - created
+
+    def burst(self, size: int) -> dict[str, Any]:
+        """``size`` jobs applied at once, the operator at its default settings."""
+        namespace = self.namespace("burst")
+        names = [f"job-{index:05d}" for index in range(size)]
+        with (
+            Emulator(profile="fast", phases={"Training": 3600}) as emulator,
+            running_operator(self.cluster, emulator, namespace, self.folder),
+        ):
+            control = EmulatorControl(emulator.endpoint_url)
+            observer = Observer(self.api, namespace).start()
+            started = time.time()
+            created = create_all(self.api, namespace, names)
+            wait_until(lambda: len(observer.arn_at) == size, timeout=300, interval=0.1,
+                       description=f"{size} ARNs")  # fmt: skip
+            observer.stop()
+            return {
+                "jobs": size,
+                "all_arns_seconds": max(observer.arn_at.values()) - started,
+                "apply_to_arn_seconds": summary(
+                    [observer.arn_at[name] - created[name] for name in names]
+                ),
+                "create_calls": control.calls("CreateTrainingJob"),
+            }
 
     def in_flight(self, size: int, create_rate: str) -> dict[str, Any]:
         namespace = self.namespace(f"inflight-{size}")
@@ -402,13 +451,7 @@ class Bench:
 
     def lifecycle(self, size: int, window: float, create_rate: str) -> dict[str, Any]:
         namespace = self.namespace(f"lifecycle-{size}")
-        phases = {
-            "Starting": 0.15 * window,
-            "Downloading": 0.15 * window,
-            "Training": 0.3 * window,
-            "Uploading": 0.1 * window,
-            "Stopping": 1,
-        }
+        phases = lifecycle_phases(window)
         with (
             Emulator(profile="fast", phases=phases) as emulator,
             self.operator(emulator, namespace, create_rate) as operator,
@@ -478,10 +521,59 @@ class Bench:
             "tick_seconds_mean": tick_seconds / tick_count if tick_count else None,
         }
 
+    def events(self, size: int, window: float, create_rate: str, drop: float) -> dict[str, Any]:
+        """``size`` jobs through their lifecycle, status from events (``drop`` of them lost)."""
+        namespace = self.namespace(f"events-{size}-{round(drop * 100)}")
+        phases = lifecycle_phases(window)
+        with Emulator(profile="fast", phases=phases) as emulator:
+            control = EmulatorControl(emulator.endpoint_url)
+            queue = emulator.sqs_client().create_queue(QueueName="events")["QueueUrl"]
+            control.route_events(queue)
+            if drop:
+                control.set_faults(event_drop_rate=drop)
+            with self.operator(emulator, namespace, create_rate,
+                               events_queue_url=queue) as operator:  # fmt: skip
+                observer = Observer(self.api, namespace).start()
+                started = time.monotonic()
+                create_all(self.api, namespace, [f"job-{index:05d}" for index in range(size)])
+                # Lost end states wait for the safety-net list (every 300 s).
+                wait_until(lambda: list(observer.status.values()).count("Completed") == size,
+                           timeout=window + 420, interval=0.5,
+                           description="every job Completed")  # fmt: skip
+                took = time.monotonic() - started
+                calls = control.stats()["calls"]
+                pages = samples(metrics_url(operator), "sagemaker_operator_list_pages_count")
+                # Idle: one long poll at a time, 20 s each.
+                time.sleep(IDLE_WINDOW)
+                idle = control.stats()["calls"]
+                published = control.stats()["outcomes"].get("events:PutEvents", {})
+                events_mode = gauge(metrics_url(operator), "sagemaker_operator_events_mode", {})
+                observer.stop()
+                memory = memory_mb(operator.process.pid) if operator.process else None
+        sqs_calls = {name: count for name, count in calls.items() if name.startswith("sqs:")}
+        return {
+            "jobs": size, "dropped_share": drop, "seconds": took,
+            "status_changes": observer.changes,
+            "status_lag_seconds": summary(observer.lags),
+            "list_calls": calls.get("ListTrainingJobs", 0),
+            "list_ticks": sum(pages.values()),
+            "describe_calls": calls.get("DescribeTrainingJob", 0),
+            "sqs_calls": sqs_calls,
+            "events_published": published,
+            "idle_sqs_calls_per_minute": sum(idle.get(name, 0) - calls.get(name, 0)
+                                             for name in idle if name.startswith("sqs:"))
+            / (IDLE_WINDOW / 60),
+            "idle_sagemaker_calls": sum(
+                idle.get(name, 0) - calls.get(name, 0) for name in idle
+                if not name.startswith(("sqs:", "events:"))),
+            "idle_seconds": IDLE_WINDOW,
+            "events_mode": events_mode,
+            "memory": memory,
+        }  # fmt: skip
+
     def history(self, size: int, old_jobs: int, window: float) -> dict[str, Any]:
         namespace = self.namespace("history")
-        phases = {"Starting": 0.15 * window, "Downloading": 0.15 * window,
-                  "Training": 0.3 * window, "Uploading": 0.1 * window, "Stopping": 1}  # fmt: skip
+        phases = lifecycle_phases(window)
         with Emulator(profile="fast", phases=phases) as emulator:
             control = EmulatorControl(emulator.endpoint_url)
             step(f"seeding {old_jobs} finished jobs")
@@ -512,11 +604,12 @@ class Bench:
         }  # fmt: skip
 
     def storm(self, size: int, quota: float) -> dict[str, Any]:
-        namespace = self.namespace("storm")
+        namespace = self.namespace(f"storm-{size}")
         with Emulator(profile="fast", phases={"Training": 3600}) as emulator:
             control = EmulatorControl(emulator.endpoint_url)
             control.set_faults(rate_limits={"CreateTrainingJob": quota})
-            with self.operator(emulator, namespace, str(quota), describe_rate="5"):
+            # The operator's default settings: its create ceiling is far above the quota.
+            with running_operator(self.cluster, emulator, namespace, self.folder):
                 observer = Observer(self.api, namespace).start()
                 started = time.monotonic()
                 create_all(self.api, namespace, [f"job-{index:05d}" for index in range(size)])
@@ -570,9 +663,9 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         cluster = plane.cluster
         crd = resources.files("sagemaker_operator.api").joinpath("crd.yaml").read_text()
         cluster.kubectl("apply", "--server-side", "-f", "-", input=crd)
-        cluster.kubectl(
-            "wait", "--for=condition=Established", "--timeout=60s", f"crd/{PLURAL}.{GROUP}"
-        )
+        # Polled: `kubectl wait` fails at once while the CRD has no conditions yet.
+        wait_until(functools.partial(established, cluster), timeout=60, interval=0.2,
+                   description="the CRD Established")  # fmt: skip
         client = cluster.api_client()
         client.configuration.connection_pool_maxsize = CLIENT_THREADS
         api = kubernetes.client.CustomObjectsApi(client)
@@ -600,9 +693,24 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
                         size, arguments.window, arguments.create_rate
                     )
                 )
+        if "events" in arguments.scenarios:
+            results["events"] = {}
+            for size in arguments.event_sizes:
+                for drop in arguments.event_drops:
+                    step(f"event mode: {size} jobs through their lifecycle, {drop:.0%} lost")
+                    results["events"][f"{size}-{round(drop * 100)}"] = attempt(
+                        lambda size=size, drop=drop: bench.events(  # type: ignore[misc]
+                            size, arguments.window, arguments.create_rate, drop
+                        )
+                    )
+        if "burst" in arguments.scenarios:
+            step("burst: 100 jobs applied at once, default settings")
+            results["burst"] = attempt(lambda: bench.burst(100))
         if "storm" in arguments.scenarios:
-            step(f"create storm: {arguments.storm} jobs at 5 creates/s")
-            results["storm"] = attempt(lambda: bench.storm(arguments.storm, 5.0))
+            results["storm"] = []
+            for jobs in arguments.storm:
+                step(f"create storm: {jobs} jobs at 5 creates/s, default settings")
+                results["storm"].append(attempt(lambda jobs=jobs: bench.storm(jobs, 5.0)))  # type: ignore[misc]
         if "history" in arguments.scenarios:
             step(f"100 jobs in an account of {arguments.history} old jobs, lists filtered late")
             results["history"] = attempt(
@@ -623,6 +731,10 @@ def main() -> None:
         help="which scenarios to run (a partial run prints its JSON and writes no results file)",
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 100, 1000, 2000])
+    parser.add_argument("--event-sizes", type=int, nargs="+", default=[2000],
+                        help="jobs in the event-mode scenarios")  # fmt: skip
+    parser.add_argument("--event-drops", type=float, nargs="+", default=[0.0, 0.1],
+                        help="shares of the events lost, one event-mode run each")  # fmt: skip
     parser.add_argument(
         "--window",
         type=float,
@@ -631,13 +743,15 @@ def main() -> None:
     )
     parser.add_argument("--poll-interval", type=float, default=10.0)
     parser.add_argument("--samples", type=int, default=30, help="single-job repetitions")
-    parser.add_argument("--storm", type=int, default=200, help="jobs in the create storm")
+    parser.add_argument("--storm", type=int, nargs="+", default=[200, 1000],
+                        help="jobs in each create storm")  # fmt: skip
     parser.add_argument("--history", type=int, default=20_000,
                         help="finished jobs already in the account (history scenario)")  # fmt: skip
     parser.add_argument(
         "--create-rate",
         default="100",
-        help="the operator's CreateTrainingJob limit (default 2/s in AWS)",
+        help="the operator's CreateTrainingJob and DescribeTrainingJob limit in the in_flight "
+        "and lifecycle scenarios (the operator's defaults: 50/s and 5/s)",
     )
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument(

@@ -105,7 +105,7 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
         ),
         (
             "operator memory (RSS / peak)",
-            "≤ 250 MB at 2000",
+            "≤ 80 MB at 100, ≤ 150 MB at 2000",
             each(
                 lambda s: (
                     f"{s['in_flight']['memory']['rss_mb']:.0f} / "
@@ -137,8 +137,8 @@ def markdown(results: dict[str, Any], before: dict[str, Any] | None) -> str:
     single = results["single"].get("apply_to_arn_seconds",
                                     {"count": 0, "p50": None, "p99": None})  # fmt: skip
     first_apply = results["single"].get("first_apply_after_start")
-    storm = results["storm"]
-    storm_line = (
+    storms = results["storm"] if isinstance(results["storm"], list) else [results["storm"]]
+    storm_lines = [
         (
             f"- create storm, the emulator allowing {storm['quota_per_second']:g} creates/s: "
             f"{storm['jobs']} jobs in {storm['seconds']:.0f} s, CreateTrainingJob outcomes "
@@ -147,7 +147,37 @@ def markdown(results: dict[str, Any], before: dict[str, Any] | None) -> str:
         )
         if "error" not in storm
         else f"- create storm: failed ({storm['error']})"
+        for storm in storms
+    ]
+    burst = results.get("burst", {"error": "not run"})
+    burst_line = (
+        (
+            f"- burst, {burst['jobs']} applied at once, the operator's default settings: "
+            f"every ARN in {burst['all_arns_seconds']:.1f} s, apply → ARN p50 "
+            f"{fmt(burst['apply_to_arn_seconds']['p50'], ' s')} / p99 "
+            f"{fmt(burst['apply_to_arn_seconds']['p99'], ' s')} (target p99 ≤ 4 s), "
+            f"{burst['create_calls']} CreateTrainingJob calls"
+        )
+        if "error" not in burst
+        else f"- burst: failed ({burst['error']})"
     )
+    event_lines = []
+    for key, run in results.get("events", {}).items():
+        if "error" in run:
+            event_lines.append(f"- event mode, {key}: failed ({run['error']})")
+            continue
+        lag = run["status_lag_seconds"]
+        event_lines.append(
+            f"- event mode, {run['jobs']} jobs, {run['dropped_share']:.0%} of the events "
+            f"lost: every job ended in {run['seconds']:.0f} s; status lag p50 / p99 "
+            f"{fmt(lag['p50'], ' s')} / {fmt(lag['p99'], ' s')} over {lag['count']} changes "
+            f"(target p99 ≤ 2 s with none lost); ListTrainingJobs {run['list_calls']} calls in "
+            f"{run['list_ticks']:.0f} ticks (the first, then one per 300 s); DescribeTrainingJob "
+            f"{run['describe_calls']}; SQS {run['sqs_calls']}; idle: "
+            f"{run['idle_sqs_calls_per_minute']:.1f} SQS calls a minute (target ≤ 3) and "
+            f"{run['idle_sagemaker_calls']} SageMaker calls in {run['idle_seconds']:.0f} s; "
+            f"RSS {run['memory']['rss_mb']:.0f} MB"
+        )
     history = results.get("history", {"error": "not run"})
     history_line = (
         (
@@ -177,7 +207,9 @@ def markdown(results: dict[str, Any], before: dict[str, Any] | None) -> str:
         f"p50 {fmt(single['p50'], ' s')}, p99 {fmt(single['p99'], ' s')} "
         "(target ≤ 0.3 s / ≤ 1 s); the first apply after the operator started, while "
         f"its watch was being established: {fmt(first_apply, ' s')}",
-        storm_line,
+        burst_line,
+        *storm_lines,
+        *event_lines,
         history_line,
         "",
         "| figure | target | " + " | ".join(f"N = {size}" for size in sizes) + " |",

@@ -95,6 +95,31 @@ EVENTS_LOST = Counter(
     "Kubernetes Events given up (refused, or not taken within ten minutes of retries)",
     registry=REGISTRY,
 )
+WRITE_QUEUE = Gauge(
+    "sagemaker_operator_status_writes_pending",
+    "Jobs whose newest state (listed, described or from an event) waits to be written",
+    registry=REGISTRY,
+)
+EVENTS_RECEIVED = Counter(
+    "sagemaker_operator_queue_events",
+    "State-change events read from the SQS queue, by outcome: written (offered to the "
+    "writer), stale (older than the state written), foreign (not a job of this operator's "
+    "resources), early (its resource shows no job yet: kept for it), malformed",
+    ["outcome"],
+    registry=REGISTRY,
+)
+EVENTS_MODE = Gauge(
+    "sagemaker_operator_events_mode",
+    "1 while status comes from the SQS queue (lists poll at events_poll_interval), 0 while "
+    "the queue cannot be read and lists poll at poll_interval (only with --events-queue-url)",
+    registry=REGISTRY,
+)
+EVENTS_LAST_RECEIVE = Gauge(
+    "sagemaker_operator_queue_last_receive_timestamp_seconds",
+    "When a ReceiveMessage call on the events queue last answered (Unix time); liveness "
+    "fails when it is stale",
+    registry=REGISTRY,
+)
 TRACKER_LAST_TICK = Gauge(
     "sagemaker_operator_tracker_last_tick_timestamp_seconds",
     "When the tracker last finished a tick (Unix time); liveness fails when it is stale",

@@ -30,7 +30,23 @@ class OperatorSettings(BaseSettings):
     poll_interval: float = Field(
         default=10.0, gt=0, description="seconds between ListTrainingJobs calls per region"
     )
-    create_rate: float = Field(default=2.0, gt=0, description="CreateTrainingJob calls/s")
+    events_queue_url: str | None = Field(
+        default=None,
+        description="an SQS queue an EventBridge rule sends SageMaker's training job state "
+        "changes to: status comes from it, and lists poll only every events_poll_interval "
+        "(default: no queue, lists poll every poll_interval)",
+    )  # fmt: skip
+    events_poll_interval: float = Field(
+        default=300.0, gt=0,
+        description="seconds between ListTrainingJobs calls per region while the events "
+        "queue is read (the safety net for an event lost); back to poll_interval while "
+        "it cannot be read",
+    )  # fmt: skip
+    create_rate: float = Field(
+        default=50.0, gt=0,
+        description="CreateTrainingJob calls/s at most: a ceiling; once SageMaker throttles, "
+        "botocore's adaptive retry mode sends at the rate it allows",
+    )  # fmt: skip
     describe_rate: float = Field(default=5.0, gt=0, description="DescribeTrainingJob calls/s")
     list_rate: float = Field(default=2.0, gt=0, description="ListTrainingJobs calls/s")
     stop_rate: float = Field(default=2.0, gt=0, description="StopTrainingJob calls/s")

@@ -102,7 +102,13 @@ class Harness:
         return index
 
     def tick(self, index: dict[str, list[Tracked]] | None = None) -> None:
-        self.loop.run_until_complete(self.tracker.tick(self.index() if index is None else index))
+        """One tick, and the status writes it queued (the writer runs beside the ticks)."""
+
+        async def ticked() -> None:
+            await self.tracker.tick(self.index() if index is None else index)
+            await self.tracker.writes.drain()
+
+        self.loop.run_until_complete(ticked())
 
     def status(self, name: str) -> dict[str, Any]:
         return self.cluster.statuses[name]
@@ -305,3 +311,29 @@ def test_a_job_of_someone_else_named_in_status_is_never_tracked(harness: Harness
     stalled = next(c for c in status["conditions"] if c["type"] == "Stalled")
     assert (stalled["status"], stalled["reason"]) == ("True", "NotOwned")
     assert harness.index() == {}
+
+
+def test_after_a_restart_each_tick_checks_the_ownership_of_a_poll_intervals_worth_of_jobs(
+    emulator: Emulator,
+) -> None:
+    """150 jobs this process did not create (a restart): one ListTags each, at most 100
+    a tick here (the tags limit of 100/s times a 1 s interval), so a tick stays short
+    (with the defaults, 2000 checks at 5/s held the first tick 400 s, past liveness)."""
+    harness = make_harness(emulator, poll_interval=1.0)
+    for index in range(150):
+        harness.create(f"job-{index:03}")
+    # 30 more this process created: they cost no call, and are never held back.
+    for index in range(150, 180):
+        harness.create(f"job-{index:03}")
+        arn = harness.status(f"job-{index:03}")["trainingJobArn"]
+        harness.runtime.owned.add((f"uid-job-{index:03}", arn))
+    harness.tick()
+    assert harness.calls("ListTags") == 100
+    tracked = [index for index in range(180) if harness.status(f"job-{index:03}").get(
+        "creationTime")]  # fmt: skip
+    assert len(tracked) == 130
+    assert set(range(150, 180)) <= set(tracked)
+    harness.tick()
+    assert harness.calls("ListTags") == 150
+    assert all(harness.status(f"job-{index:03}").get("creationTime") for index in range(180))
+    harness.loop.close()

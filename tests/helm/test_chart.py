@@ -62,6 +62,7 @@ def test_the_chart_lints_clean(helm: Helm, values: Path | None) -> None:
         ("operator.watchNamespaces[0]=Team_A", "watchNamespaces"),
         ("operator.pollIntervall=5", "pollIntervall"),
         ("webhook.port=70000", "port"),
+        ("operator.events.queueUrl=sagemaker-events", "queueUrl"),
     ],
 )  # fmt: skip
 def test_a_wrong_value_fails_at_install_naming_it(helm: Helm, setting: str, named: str) -> None:
@@ -125,6 +126,8 @@ def test_every_value_reaches_the_operator_as_a_valid_setting(
     assert settings.model_dump(exclude_defaults=True) == {
         "region": "eu-west-1", "endpoint_url": "https://api.sagemaker.eu-west-1.amazonaws.com",
         "namespaces": ["team-a", "team-b"], "poll_interval": 20.0,
+        "events_queue_url": "https://sqs.eu-west-1.amazonaws.com/111122223333/sagemaker-events",
+        "events_poll_interval": 600.0,
         "create_rate": 1.0, "describe_rate": 4.0, "list_rate": 1.0, "stop_rate": 1.0,
         "retry_delay": 30.0, "max_retry_delay": 600.0, "deletion_policy": "retain",
         "wait_retry_delay": 30.0, "max_wait_retry_delay": 900.0, "resync_after": 300.0,

@@ -25,6 +25,16 @@ REGION = "us-east-1"
 T0 = datetime.datetime(2026, 11, 28, 12, 0, tzinfo=datetime.UTC)
 
 
+def tick(tracker: Tracker, index: dict[str, list[Tracked]]) -> None:
+    """One tick, and the writes it queued (the writer's workers run beside the ticks)."""
+
+    async def ticked() -> None:
+        await tracker.tick(index)
+        await tracker.writes.drain()
+
+    asyncio.run(ticked())
+
+
 def at(seconds: float) -> datetime.datetime:
     return T0 + datetime.timedelta(seconds=seconds)
 
@@ -135,12 +145,12 @@ def test_a_change_to_a_job_on_an_already_read_page_is_found_by_the_next_list() -
     sagemaker.now = 10
     sagemaker.during_next_list = [summary("early", "Training", 11),
                                   summary("late", "Downloading", 13.5)]  # fmt: skip
-    asyncio.run(tracker.tick(index))
+    tick(tracker, index)
     assert written(recorder, "early") == ["Downloading"]
 
     sagemaker.now = 20
     index = {REGION: [tracked("early", "Downloading", 9), tracked("late", "Downloading", 13.5)]}
-    asyncio.run(tracker.tick(index))
+    tick(tracker, index)
     assert sagemaker.asked[1] < at(11), "the next list must start before the missed change"
     assert written(recorder, "early") == ["Downloading", "Training"]
 
@@ -153,10 +163,10 @@ def test_after_a_quiet_tick_the_next_list_asks_only_for_changes_since_it_began()
     tracker = Tracker(cast(Runtime, recorder))
     index = {REGION: [tracked("a", "Downloading", 1), tracked("b", "Downloading", 1)]}
     sagemaker.now = 10
-    asyncio.run(tracker.tick(index))
+    tick(tracker, index)
     index = {REGION: [tracked("a", "Training", 5), tracked("b", "Training", 5.5)]}
     sagemaker.now = 20
-    asyncio.run(tracker.tick(index))
+    tick(tracker, index)
     # Not from the last change seen (5.5 s), which would list both jobs again every tick.
     assert at(8) < sagemaker.asked[1] <= at(10)
     assert len(recorder.patches) == 2
@@ -173,7 +183,7 @@ def test_the_changes_that_waited_longest_are_written_first() -> None:
     recorder = Recorder(sagemaker)
     sagemaker.now = 10
     index = {REGION: [tracked(name, "Downloading", 1) for name in ("a", "c", "b")]}
-    asyncio.run(Tracker(cast(Runtime, recorder)).tick(index))
+    tick(Tracker(cast(Runtime, recorder)), index)
     # Listed in creation order (a, c, b), written oldest change first.
     assert [name for name, _ in recorder.patches] == ["b", "c", "a"]
 
@@ -183,7 +193,7 @@ def test_a_job_just_created_is_listed_from_shortly_before_its_resource_was_creat
     changed in those minutes, each time a new one is created."""
     sagemaker = ScriptedSageMaker({"new": summary("new", "Starting", 10.5)})
     sagemaker.now = 11
-    asyncio.run(Tracker(cast(Runtime, Recorder(sagemaker))).tick({REGION: [fresh("new", 10)]}))
+    tick(Tracker(cast(Runtime, Recorder(sagemaker))), {REGION: [fresh("new", 10)]})
     assert at(10) - datetime.timedelta(seconds=5) <= sagemaker.asked[0] < at(10)
 
 
@@ -194,10 +204,10 @@ def test_a_job_listed_before_its_resource_had_the_arn_is_written_from_that_listi
     recorder = Recorder(sagemaker)
     tracker = Tracker(cast(Runtime, recorder))
     sagemaker.now = 10
-    asyncio.run(tracker.tick({REGION: [tracked("old", "Downloading", 1)]}))
+    tick(tracker, {REGION: [tracked("old", "Downloading", 1)]})
     # "born" was created at 5 s; its resource shows the ARN only now.
     sagemaker.now = 20
-    asyncio.run(tracker.tick({REGION: [tracked("old", "Training", 2), fresh("born", 5)]}))
+    tick(tracker, {REGION: [tracked("old", "Training", 2), fresh("born", 5)]})
     assert written(recorder, "born") == ["Downloading"]
     assert sagemaker.asked[1] >= at(8), "the list need not go back to its creation"
 
@@ -207,10 +217,10 @@ def test_a_failed_tick_is_tried_again_from_the_same_point() -> None:
     recorder = Recorder(sagemaker)
     tracker = Tracker(cast(Runtime, recorder))
     sagemaker.now = 10
-    asyncio.run(tracker.tick({REGION: [fresh("born", 5)]}))  # logged, not raised
+    tick(tracker, {REGION: [fresh("born", 5)]})  # logged, not raised
     sagemaker.outage = False
     sagemaker.now = 20
-    asyncio.run(tracker.tick({REGION: [fresh("born", 5)]}))
+    tick(tracker, {REGION: [fresh("born", 5)]})
     assert sagemaker.asked[1] == sagemaker.asked[0] < at(5)
     assert written(recorder, "born") == ["Downloading"]
 

@@ -58,9 +58,12 @@ class Page:
 
 @dataclass(frozen=True)
 class RateLimits:
-    """Calls per second per region, for each operation. Defaults stay well under AWS's quotas."""
+    """Calls per second per region, for each operation, at most. Defaults stay well under
+    AWS's quotas, but for creates: their ceiling only guards against a runaway, and
+    botocore's adaptive retry mode (a client of their own) learns SageMaker's quota from
+    its throttling answers."""
 
-    create: float = 2.0
+    create: float = 50.0
     describe: float = 5.0
     list: float = 2.0
     stop: float = 2.0
@@ -94,11 +97,17 @@ class SageMakerGateway:
         # Every attempt has a deadline: a connection that goes silent fails after
         # READ_TIMEOUT, and botocore retries it on a new one (botocore's default is 60 s).
         deadlines = Config(connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT)
+        adaptive = deadlines.merge(Config(
+            retries={"mode": "adaptive", "total_max_attempts": max_attempts},
+            max_pool_connections=workers))  # fmt: skip
         self._configs = {
-            # Creates and stops: worth waiting for through botocore's backoff.
-            "act": deadlines.merge(Config(
-                retries={"mode": "adaptive", "total_max_attempts": max_attempts},
-                max_pool_connections=workers)),
+            # Creates: a burst goes out at once; once SageMaker throttles, the client's
+            # adaptive rate limiter (botocore's, per client) sends at the rate it allows,
+            # retries included. Creates have a client of their own: a throttled burst
+            # slows the creates, not the stops, describes and tags.
+            "create": adaptive,
+            # Stops, updates, tags, describes: worth waiting for through botocore's backoff.
+            "act": adaptive,
             # Tracking reads: the next tick is the retry; a throttled list must not hold
             # a tick for botocore's backoff (up to 20 s an attempt).
             "poll": deadlines.merge(Config(retries={"mode": "standard", "total_max_attempts": 2},
@@ -123,7 +132,8 @@ class SageMakerGateway:
         self, region: str, request: dict[str, Any], *, account: Account
     ) -> str:
         answer = await self._call(account, region, "create",
-                                  lambda client: client.create_training_job(**request))  # fmt: skip
+                                  lambda client: client.create_training_job(**request),
+                                  purpose="create")  # fmt: skip
         return answer["TrainingJobArn"]
 
     async def describe_training_job(

@@ -18,10 +18,13 @@ from __future__ import annotations
 import datetime
 import difflib
 import functools
-from collections.abc import Mapping
+import json
+import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import botocore.loaders
 import botocore.session
 import regex
 from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
@@ -50,9 +53,88 @@ class ConstraintViolation:
         )
 
 
+# What the operator calls (aws/gateway.py). A process that calls nothing else loads only
+# their part of SageMaker's model (``load_only``): about 1 MB of its 9 MB once parsed.
+OPERATOR_OPERATIONS = frozenset({
+    "CreateTrainingJob", "DescribeTrainingJob", "ListTrainingJobs", "StopTrainingJob",
+    "UpdateTrainingJob", "AddTags", "ListTags",
+})  # fmt: skip
+# The operations ``load_only`` named (none: the whole model).
+_only: list[frozenset[str]] = []
+
+
+class _Loader(botocore.loaders.Loader):
+    """botocore's loader (AWS_DATA_PATH, sdk-extras and all), but each model is parsed once
+    however it is asked for (botocore's own cache keys on the call's form: a session's
+    ``get_service_model`` and a client's creation each parsed SageMaker's 9 MB model), and
+    SageMaker's is cut to the operations ``load_only`` named."""
+
+    def __init__(self, search_paths: list[str], only: frozenset[str] | None) -> None:
+        super().__init__(extra_search_paths=search_paths)
+        self._only = only
+        self._models: dict[tuple[str, str, str | None], Any] = {}
+
+    def load_service_model(
+        self, service_name: str, type_name: str, api_version: str | None = None
+    ) -> Any:
+        key = (service_name, type_name, api_version)
+        if key not in self._models:
+            data = super().load_service_model(service_name, type_name, api_version=api_version)
+            if self._only is not None and (service_name, type_name) == (_SERVICE, "service-2"):
+                # botocore's cache keeps the whole model: let it go.
+                cache: dict[Any, Any] = self.__dict__["_cache"]
+                for cached in [cached for cached, value in cache.items()
+                               if value is data or (isinstance(value, tuple) and value
+                                                    and value[0] is data)]:  # fmt: skip
+                    del cache[cached]
+                data = trimmed(data, self._only)
+            self._models[key] = data
+        return self._models[key]
+
+
+def trimmed(model: Mapping[str, Any], operations: Iterable[str]) -> dict[str, Any]:
+    """A service model with only ``operations``, the shapes they reach, and no
+    documentation: what a client that calls only these needs (its requests, answers and
+    errors parse and validate as with the whole model). Parsed afresh, so the whole
+    model's objects can all be freed."""
+    kept = {name: model["operations"][name] for name in operations}
+    shapes = model["shapes"]
+    needed: set[str] = set()
+    pending = [ref["shape"] for operation in kept.values()
+               for ref in (operation.get("input"), operation.get("output"),
+                           *operation.get("errors", [])) if ref]  # fmt: skip
+    while pending:
+        name = pending.pop()
+        if name not in needed:
+            needed.add(name)
+            shape = shapes[name]
+            refs = [*shape.get("members", {}).values(),
+                    *(shape.get(part) for part in ("member", "key", "value"))]  # fmt: skip
+            pending += [ref["shape"] for ref in refs if ref]
+    cut = {key: value for key, value in model.items() if key not in {"operations", "shapes"}}
+    cut |= {"operations": kept, "shapes": {name: shapes[name] for name in sorted(needed)}}
+    return json.loads(json.dumps(cut), object_hook=_undocumented)  # type: ignore[no-any-return]
+
+
+def _undocumented(value: dict[str, Any]) -> dict[str, Any]:
+    value.pop("documentation", None)
+    return value
+
+
+def load_only(operations: Iterable[str] = OPERATOR_OPERATIONS) -> None:
+    """From now on, SageMaker's model holds only ``operations`` (the operator's process)."""
+    _only[:] = [frozenset(operations)]
+    forget()
+
+
 @functools.cache
 def _loading_session() -> botocore.session.Session:
-    return botocore.session.get_session()
+    loading = botocore.session.get_session()
+    data_path = loading.get_config_variable("data_path")  # AWS_DATA_PATH
+    search_paths = [os.path.expanduser(os.path.expandvars(path))
+                    for path in (data_path or "").split(os.pathsep) if path]  # fmt: skip
+    loading.register_component("data_loader", _Loader(search_paths, _only[0] if _only else None))
+    return loading
 
 
 def session() -> botocore.session.Session:

@@ -12,9 +12,11 @@ import kopf
 
 from sagemaker_operator import metrics
 from sagemaker_operator.api import GROUP, PLURAL, VERSION
+from sagemaker_operator.aws.events import EventQueue
 from sagemaker_operator.controller import finalizer, webhook
 from sagemaker_operator.controller.create import create_job
 from sagemaker_operator.controller.delete import delete_job
+from sagemaker_operator.controller.events import RECEIVERS, EventConsumer
 from sagemaker_operator.controller.runtime import ResourceRef, Runtime
 from sagemaker_operator.controller.tracking import Tracker, tracked_from
 from sagemaker_operator.controller.update import update_job
@@ -59,6 +61,13 @@ async def start(*, settings: kopf.OperatorSettings, memo: Any, **kwargs: Any) ->
         settings.scanning.disabled = True
     memo.tracking = Tracker(runtime)
     memo.tracker = asyncio.create_task(memo.tracking.run(kwargs["inflight"]), name="tracker")
+    if runtime.settings.events_queue_url:
+        metrics.EVENTS_MODE.set(0)
+        queue = EventQueue(runtime.settings.events_queue_url, runtime.default_region,
+                           RECEIVERS + 2)  # fmt: skip
+        memo.consumer = EventConsumer(runtime, memo.tracking, queue)
+        memo.tracking.events_flowing = memo.consumer.flowing
+        memo.events = asyncio.create_task(memo.consumer.run(kwargs["inflight"]), name="events")
 
 
 @kopf.on.probe(id="tracker")
@@ -73,16 +82,24 @@ async def tracker_alive(*, memo: Any, **_: Any) -> str:
     stalled: str | None = memo.tracking.stalled()
     if stalled is not None:
         raise kopf.PermanentError(stalled)
+    events: asyncio.Task[None] | None = getattr(memo, "events", None)
+    if events is not None:
+        if events.done():
+            raise kopf.PermanentError("the events queue's receivers have ended")
+        stalled = memo.consumer.stalled()
+        if stalled is not None:
+            raise kopf.PermanentError(stalled)
     return "ticking"
 
 
 @kopf.on.cleanup()
 async def stop(*, memo: Any, **_: Any) -> None:
-    tracker: asyncio.Task[None] | None = getattr(memo, "tracker", None)
-    if tracker is not None:
-        tracker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await tracker
+    for name in ("events", "tracker"):
+        task: asyncio.Task[None] | None = getattr(memo, name, None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
     configuration: str | None = getattr(memo, "webhook_configuration", None)
     if configuration is not None:  # registered by this process: gone with it
         await memo.runtime.delete_webhook_configuration(configuration)

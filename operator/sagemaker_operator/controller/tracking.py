@@ -43,6 +43,7 @@ from sagemaker_operator.aws.errors import ASSUME_ROLE_FAILED, AwsError, classify
 from sagemaker_operator.aws.gateway import Page
 from sagemaker_operator.controller.ownership import Ownership, ownership
 from sagemaker_operator.controller.runtime import NoAccountError, ResourceRef, Runtime
+from sagemaker_operator.controller.writes import WriteQueue, modified
 from sagemaker_operator.status.conditions import (
     END_STATES,
     NOT_OWNED,
@@ -182,6 +183,22 @@ class _Resume:
     read_at: datetime.datetime  # its first page's reading
 
 
+@dataclass(frozen=True)
+class _Write:
+    """A job's state to write: a list's summary, or a describe's (or an event's) answer."""
+
+    tracked: Tracked
+    answer: Mapping[str, Any]
+    described: bool = False
+    # Told whether the state is written (an event's message is deleted only then).
+    done: asyncio.Future[bool] | None = field(default=None, compare=False)
+
+
+def _settled(write: _Write, done: bool) -> None:
+    if write.done is not None and not write.done.done():
+        write.done.set_result(done)
+
+
 class _DroppedError(Exception):
     """A job's update gave up for good (its resource is gone or now another)."""
 
@@ -214,17 +231,56 @@ class Tracker:
         self._refused: set[tuple[str, str]] = set()
         # When the last tick ended (time.monotonic()), well or not: liveness reads it.
         self.last_finished = time.monotonic()
+        # What lists (and events) read is written from here, while the next list is read.
+        self.writes: WriteQueue[tuple[Scope, str], _Write] = WriteQueue(
+            self._write, CONCURRENT_UPDATES, _settled
+        )
+        # Whether events bring the status now (controller/events.py sets it).
+        self.events_flowing: Callable[[], bool] = lambda: False
 
     def stalled(self, now: float | None = None) -> str | None:
         """Why the tracker looks stuck, or None while it finishes its ticks."""
-        limit = max(STALL_INTERVALS * self.runtime.settings.poll_interval, STALL_MINIMUM)
+        limit = max(STALL_INTERVALS * self.interval(), STALL_MINIMUM)
         idle = (time.monotonic() if now is None else now) - self.last_finished
         if idle > limit:
             return (f"the tracker has not finished a tick for {idle:.0f} s (limit {limit:.0f} s:"
                     f" {STALL_INTERVALS} poll intervals); a call is stuck")  # fmt: skip
+        waiting = self.writes.stalled(STALL_MINIMUM, now)
+        if waiting is not None:
+            return (f"no status write has finished for {waiting:.0f} s while {len(self.writes)} "
+                    f"wait (limit {STALL_MINIMUM:.0f} s); a write is stuck")  # fmt: skip
         return None
 
+    def interval(self) -> float:
+        """Seconds between ticks: the poll interval (or, while events bring the status,
+        the longer safety-net interval)."""
+        settings = self.runtime.settings
+        return settings.events_poll_interval if self.events_flowing() else settings.poll_interval
+
+    def offer_event(
+        self, tracked: Tracked, answer: Mapping[str, Any]
+    ) -> asyncio.Future[bool] | None:
+        """Offer a job's state an event told (a DescribeTrainingJob answer); the future says
+        whether it was written. None: it is no newer than the state written or shown."""
+        moment = modified(answer)
+        shown = tracked.status.get("lastModifiedTime")
+        if shown and moment < _parse(shown):
+            return None
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        key = (tracked.scope, tracked.job_name)
+        if not self.writes.offer(key, _Write(tracked, answer, described=True, done=done), moment):
+            return None
+        self._seen[key] = time.monotonic()
+        return done
+
     async def run(self, inflight: Mapping[str, Iterable[Tracked]]) -> None:
+        writer = asyncio.create_task(self.writes.run(), name="status writer")
+        try:
+            await self._ticks(inflight)
+        finally:
+            writer.cancel()
+
+    async def _ticks(self, inflight: Mapping[str, Iterable[Tracked]]) -> None:
         loop = asyncio.get_running_loop()
         while True:
             started = loop.time()
@@ -238,7 +294,7 @@ class Tracker:
             self.last_finished = time.monotonic()
             metrics.TRACKER_LAST_TICK.set_to_current_time()
             if standing_by:
-                await asyncio.sleep(self.runtime.settings.poll_interval)
+                await asyncio.sleep(self.interval())
             else:
                 await self._next_tick(inflight, started)
 
@@ -250,9 +306,10 @@ class Tracker:
         index costs no call."""
         loop = asyncio.get_running_loop()
         idle = not any(self._known.values())
-        deadline = max(started + self.runtime.settings.poll_interval, loop.time() + MIN_GAP)
-        while (remaining := deadline - loop.time()) > 0:
-            await asyncio.sleep(min(remaining, IDLE_CHECK) if idle else remaining)
+        ended = loop.time()
+        # The interval is read every second: events that stop coming shorten it at once.
+        while (remaining := max(started + self.interval(), ended + MIN_GAP) - loop.time()) > 0:
+            await asyncio.sleep(min(remaining, IDLE_CHECK))
             if idle and self._untracked(inflight):
                 return
 
@@ -320,6 +377,7 @@ class Tracker:
         for key in [key for key in self._seen if key[0] == scope and key[1] not in jobs]:
             self._seen.pop(key, None)
             self._follow.pop(key, None)
+        self.writes.forget(lambda key: key[0] != scope or key[1] in jobs)
         ended = {name: tracked for name, tracked in jobs.items() if tracked.ended}
         active = {name: tracked for name, tracked in jobs.items()
                   if name not in finished and not tracked.ended}  # fmt: skip
@@ -346,6 +404,17 @@ class Tracker:
         unverified = [tracked for tracked in jobs.values() if key(tracked) not in self._verified]
         if not unverified:
             return jobs
+        # At most a poll interval's worth of ListTags a tick (the rest wait for the next):
+        # after a restart every job is checked, and 2000 checks at the tags limit would
+        # hold the tick past liveness's limit. Those left over are not tracked this tick;
+        # a job this process created or adopted costs no call and is never held back.
+        calling = [tracked for tracked in unverified if key(tracked) not in self.runtime.owned]
+        if calling:
+            tags_rate = self.runtime.gateway.limits.tags
+            budget = max(1, int(tags_rate * self.runtime.settings.poll_interval))
+            waiting = {tracked.job_name for tracked in calling[budget:]}
+            unverified = [tracked for tracked in unverified if tracked.job_name not in waiting]
+            jobs = {name: tracked for name, tracked in jobs.items() if name not in waiting}
 
         async def check(tracked: Tracked) -> Ownership | None:
             arn = str(tracked.status["trainingJobArn"])
@@ -447,10 +516,13 @@ class Tracker:
             for name in latest:
                 if name in jobs:
                     self._seen[(scope, name)] = listed
-            # The longest waiting first (the semaphore lets them through in that order).
+            # The longest waiting first; written while the next list is read.
             ours = sorted((summary for name, summary in (retry | catch_up | latest).items()
-                           if name in jobs), key=_modified)  # fmt: skip
-            await self._update_all(scope, jobs, ours)
+                           if name in jobs), key=modified)  # fmt: skip
+            for summary in ours:
+                tracked = jobs[summary["TrainingJobName"]]
+                self.writes.offer((scope, tracked.job_name), _Write(tracked, summary),
+                                  modified(summary))  # fmt: skip
         logger.log(logging.INFO if ours else logging.DEBUG,
                    "tracked %s: %d jobs changed since %s (%d pages), %d of ours, in %.1f s",
                    scope, len(summaries), (since - OVERLAP).isoformat(timespec="seconds"),
@@ -466,28 +538,25 @@ class Tracker:
         self._unclaimed[scope] = {name: summary for name, summary in latest.items()
                                    if name not in jobs}  # fmt: skip
 
-    async def _update_all(
-        self, scope: Scope, jobs: Mapping[str, Tracked], summaries: list[Mapping[str, Any]]
-    ) -> None:
-        """Update each job from its summary; a failure is the job's alone: tried again next
-        tick (kept in _retry), or dropped when its resource is gone."""
-
-        async def update(summary: Mapping[str, Any]) -> None:
-            name = str(summary["TrainingJobName"])
-            try:
-                await self._update(jobs[name], summary)
-            except _DroppedError:
-                pass
-            except Exception as error:
-                self._retry.setdefault(scope, {})[name] = summary
-                reason = (classify(error).code if isinstance(error, ClientError | BotoCoreError)
-                          else type(error).__name__)  # fmt: skip
-                metrics.RECONCILE_ERRORS.labels(reason).inc()
-                ref = jobs[name].ref
-                logger.warning("updating %s/%s failed (tried again next tick): %s",
-                               ref.namespace, ref.name, error)  # fmt: skip
-
-        await self._each(summaries, update)
+    async def _write(self, write: _Write) -> bool:
+        """Write a job's state (the writer queue's work); a failure is the job's alone: its
+        summary is tried again next tick (kept in _retry), or dropped when its resource is
+        gone."""
+        tracked = write.tracked
+        try:
+            await self._update(tracked, write.answer, described=write.described)
+        except _DroppedError:
+            pass
+        except Exception as error:
+            if not write.described:
+                self._retry.setdefault(tracked.scope, {})[tracked.job_name] = write.answer
+            reason = (classify(error).code if isinstance(error, ClientError | BotoCoreError)
+                      else type(error).__name__)  # fmt: skip
+            metrics.RECONCILE_ERRORS.labels(reason).inc()
+            logger.warning("updating %s/%s failed (tried again next tick): %s",
+                           tracked.ref.namespace, tracked.ref.name, error)  # fmt: skip
+            return False
+        return True
 
     async def _resync(self, scope: Scope, jobs: Mapping[str, Tracked]) -> None:
         """Describe the jobs in flight no list has shown for ``resync_after`` (a change
@@ -665,15 +734,6 @@ class Tracker:
 
 def _stamp(value: Any) -> datetime.datetime | None:
     return _parse(value) if value else None
-
-
-def _modified(summary: Mapping[str, Any]) -> datetime.datetime:
-    stamp = summary.get("LastModifiedTime")
-    return (
-        stamp
-        if isinstance(stamp, datetime.datetime)
-        else datetime.datetime.max.replace(tzinfo=datetime.UTC)
-    )
 
 
 def _decided_from(status: Mapping[str, Any]) -> dict[str, Any]:

@@ -18,10 +18,6 @@ from typing import Any
 import kopf
 import kubernetes
 import urllib3
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from sagemaker_operator.controller.checks import RefusedError, plan_job
 from sagemaker_operator.controller.requests import Owner
@@ -72,6 +68,13 @@ def server(settings: OperatorSettings) -> tuple[kopf.WebhookServer, str | None]:
 
 def self_signed(address: str, days: int = 365) -> tuple[bytes, bytes]:
     """A self-signed serving certificate (its own CA) for an IP address: PEM cert and key."""
+    # Imported here: an operator without the webhook (or with the chart's certificate)
+    # does not carry cryptography's 7 MB.
+    from cryptography import x509  # noqa: PLC0415
+    from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # noqa: PLC0415
+
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sagemaker-operator-webhook")])
     now = datetime.datetime.now(datetime.UTC)

@@ -30,6 +30,7 @@ def operator_environment(
         "KUBECONFIG": str(cluster.kubeconfig),
         "AWS_ENDPOINT_URL_SAGEMAKER": emulator.endpoint_url,
         "AWS_ENDPOINT_URL_STS": emulator.endpoint_url,
+        "AWS_ENDPOINT_URL_SQS": emulator.endpoint_url,
         "AWS_REGION": DEFAULT_REGION,
         "AWS_ACCESS_KEY_ID": "emulator",
         "AWS_SECRET_ACCESS_KEY": "emulator",  # the emulator checks no signature

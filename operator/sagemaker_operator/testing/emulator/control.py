@@ -105,6 +105,16 @@ class EmulatorControl:
         """No new session of the role; with ``revoke``, its sessions end too."""
         self._call("POST", "roles", {"roleArn": role_arn, "delete": True, "revoke": revoke})
 
+    def route_events(self, queue_url: str, **rule: str) -> dict[str, Any]:
+        """An EventBridge rule: every training job state change of the queue's account and
+        region (or ``account``, ``region``) goes to the queue from now on."""
+        answer: dict[str, Any] = self._call("POST", "event-rules", {"queueUrl": queue_url, **rule})
+        return answer
+
+    def events_published(self) -> int:
+        """How many state-change events reached a queue so far."""
+        return int(self._call("GET", "event-rules")["published"])
+
     def _call(
         self, method: str, route: str, payload: dict[str, Any] | None = None,
         timeout: float | None = None,

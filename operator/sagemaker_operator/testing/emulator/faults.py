@@ -9,7 +9,20 @@ from collections import Counter
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-_SECONDS = ("listing_delay", "tag_listing_delay", "role_propagation_delay", "update_delay")
+_SECONDS = (
+    "listing_delay",
+    "tag_listing_delay",
+    "role_propagation_delay",
+    "update_delay",
+    "event_delay",
+)
+_RATES = (
+    "throttle_rate",
+    "error_rate",
+    "event_drop_rate",
+    "event_duplicate_rate",
+    "event_reorder_rate",
+)
 
 
 @dataclass
@@ -43,7 +56,11 @@ class Faults:
     - ``throttle_after``: operation → calls answered before every further one is
       throttled (a quota running out in the middle of a paginated walk);
     - ``update_delay``: an accepted UpdateTrainingJob shows in DescribeTrainingJob only so
-      many seconds later (eventual consistency).
+      many seconds later (eventual consistency);
+    - ``event_drop_rate``, ``event_duplicate_rate``, ``event_reorder_rate`` (probabilities)
+      and ``event_delay`` (seconds, at most): what befalls each job state-change event on
+      its way to a rule's queue (emulator/eventbridge.py): lost, sent twice, held back
+      until the job's next event, delayed (so later ones overtake it).
     """
 
     throttle_rate: float = 0.0
@@ -60,19 +77,23 @@ class Faults:
     denied: dict[str, list[str]] = field(default_factory=dict)
     throttle_after: dict[str, int] = field(default_factory=dict)
     update_delay: float = 0.0
+    event_drop_rate: float = 0.0
+    event_duplicate_rate: float = 0.0
+    event_reorder_rate: float = 0.0
+    event_delay: float = 0.0
 
     def update(self, settings: dict[str, Any]) -> None:
         known = {item.name for item in fields(self)}
         unknown = set(settings) - known - {"refuse_connections_for"}
         if unknown:
             raise ValueError(f"unknown fault setting(s): {', '.join(sorted(unknown))}")
-        for name in ("throttle_rate", "error_rate"):
+        for name in _RATES:
             if name in settings and not 0.0 <= float(settings[name]) <= 1.0:
                 raise ValueError(f"{name} must be a probability between 0 and 1")
         for name in ("latency", "refuse_connections_for", *_SECONDS, "max_concurrent_jobs"):
             if name in settings and float(settings[name] or 0) < 0:
                 raise ValueError(f"{name} cannot be negative")
-        for name in ("throttle_rate", "error_rate", "latency", *_SECONDS):
+        for name in (*_RATES, "latency", *_SECONDS):
             if name in settings:
                 setattr(self, name, float(settings[name]))
         for name in ("filter_after_paging", "new_answer_members"):
@@ -149,6 +170,11 @@ class FaultInjector:
             return False
         self._buckets[operation] = (tokens - 1, now)
         return True
+
+    def dice(self) -> float:
+        """A roll in [0, 1) of the injector's (seedable) dice."""
+        with self._lock:
+            return self._random.random()
 
     def latency(self) -> float:
         with self._lock:

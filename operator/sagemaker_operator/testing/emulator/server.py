@@ -1,4 +1,5 @@
-"""The emulator's HTTP side: SageMaker's JSON 1.1 protocol, STS, and ``/_emulator/`` controls.
+"""The emulator's HTTP side: SageMaker's JSON 1.1 protocol, SQS's JSON 1.0, STS, and
+``/_emulator/`` controls.
 
 Real boto3 talks to it with ``endpoint_url``. Requests are signed by botocore as usual;
 the signature is not checked, but the region is read from its credential scope and the
@@ -30,8 +31,9 @@ from xml.sax.saxutils import escape
 import boto3
 from botocore.config import Config
 
-from sagemaker_operator.testing.emulator import jobs, operations
+from sagemaker_operator.testing.emulator import jobs, operations, sqs
 from sagemaker_operator.testing.emulator.clock import Clock
+from sagemaker_operator.testing.emulator.eventbridge import EventBus, Rule
 from sagemaker_operator.testing.emulator.faults import FaultInjector
 from sagemaker_operator.testing.emulator.iam import Iam
 from sagemaker_operator.testing.emulator.jobs import JobStore, SageMakerError
@@ -39,6 +41,7 @@ from sagemaker_operator.testing.emulator.jobs import JobStore, SageMakerError
 if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sts import STSClient
 
 logger = logging.getLogger(__name__)
@@ -48,8 +51,10 @@ DEFAULT_REGION = "us-east-1"
 CONTROL_PREFIX = "/_emulator/"
 _TARGET_PREFIX = "SageMaker."
 _LOGS_TARGET_PREFIX = "Logs_20140328."
+_SQS_TARGET_PREFIX = "AmazonSQS."
 _CREDENTIAL_SCOPE = re.compile(r"Credential=([^/]+)/\d{8}/([a-z0-9-]+)/")
 _JSON_11 = "application/x-amz-json-1.1"
+_JSON_10 = "application/x-amz-json-1.0"
 _REOPEN_ATTEMPTS = 300  # every 0.1 s: up to 30 s after an outage ends
 
 
@@ -85,6 +90,8 @@ class Emulator:
         self.stores: dict[str, JobStore] = {account_id: self.store}
         self._stores_lock = threading.Lock()
         self.iam = Iam(self.clock.now, account_id)
+        self.queues = sqs.Queues(lambda: self.endpoint_url)
+        self.events = EventBus(lambda: dict(self.stores), self.queues, self.injector)
         if faults:
             self.injector.configure(faults)
         self._server: _Server | None = None
@@ -106,6 +113,10 @@ class Emulator:
     def logs_client(self, region: str | None = None) -> CloudWatchLogsClient:
         """A real boto3 CloudWatch Logs client for this emulator (the jobs' logs)."""
         client: CloudWatchLogsClient = self._client("logs", region, None)
+        return client
+
+    def sqs_client(self, region: str | None = None) -> SQSClient:
+        client: SQSClient = self._client("sqs", region, None)
         return client
 
     def sts_client(self, region: str | None = None) -> STSClient:
@@ -134,6 +145,7 @@ class Emulator:
     def stop(self) -> None:
         with self._lifecycle:
             self._stopped = True
+            self.events.stop()
             self._shutdown()
 
     def refuse_connections(self, seconds: float, *, keep: socket.socket | None = None) -> None:
@@ -164,6 +176,8 @@ class Emulator:
                 store.clear()
             self.stores = {self.account_id: self.store}
         self.iam.clear()
+        self.events.clear()
+        self.queues.clear()
         self.injector.reset()
         self.clock.reset()
 
@@ -293,6 +307,8 @@ class _Handler(BaseHTTPRequestHandler):
         target = self.headers.get("X-Amz-Target", "")
         if method == "POST" and target.startswith(_TARGET_PREFIX):
             self._sagemaker(target.removeprefix(_TARGET_PREFIX), body)
+        elif method == "POST" and target.startswith(_SQS_TARGET_PREFIX):
+            self._sqs(target.removeprefix(_SQS_TARGET_PREFIX), body)
         elif method == "POST" and target.startswith(_LOGS_TARGET_PREFIX):
             self._sagemaker(target.removeprefix(_LOGS_TARGET_PREFIX), body, service="logs")
         elif method == "POST" and "x-www-form-urlencoded" in self.headers.get("Content-Type", ""):
@@ -359,6 +375,39 @@ class _Handler(BaseHTTPRequestHandler):
             return
         emulator.injector.record(operation, "ok")
         self._send_json(200, answer)
+
+    # -- SQS -----------------------------------------------------------------------------
+
+    def _sqs(self, call: str, body: bytes) -> None:
+        """A JSON 1.0 call of SQS (counted as ``sqs:<call>``), validated with its model."""
+        operation = f"sqs:{call}"
+        emulator = self.server.emulator
+        fault = emulator.injector.roll(operation)
+        if fault is not None:
+            code = "ThrottlingException" if fault == "throttle" else "InternalFailure"
+            emulator.injector.record(operation, code)
+            self._send_sqs_error(400 if fault == "throttle" else 500, sqs.SqsError(code, code))
+            return
+        try:
+            params = _json_object(body)
+            account, _ = emulator.iam.account_of(self._access_key())
+            answer = sqs.call(emulator.queues, account, self._region(), call, params)
+        except sqs.SqsError as error:
+            emulator.injector.record(operation, error.code)
+            self._send_sqs_error(error.status, error)
+            return
+        except (ValueError, TypeError) as error:
+            emulator.injector.record(operation, "SerializationException")
+            self._send_sqs_error(400, sqs.SqsError("SerializationException", str(error)))
+            return
+        emulator.injector.record(operation, "ok")
+        self._send(200, json.dumps(answer).encode(), _JSON_10)
+
+    def _send_sqs_error(self, status: int, error: sqs.SqsError) -> None:
+        body = json.dumps({"__type": f"com.amazonaws.sqs#{error.code}", "message": error.message})
+        # SQS's JSON protocol is query-compatible: botocore reads the old error code here.
+        self._send(status, body.encode(), _JSON_10,
+                   {"x-amzn-query-error": f"{error.query_code};Sender"})  # fmt: skip
 
     def _region(self) -> str:
         match = _CREDENTIAL_SCOPE.search(self.headers.get("Authorization", ""))
@@ -482,10 +531,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_xml(self, status: int, document: str) -> None:
         self._send(status, document.encode(), "text/xml")
 
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
+    def _send(
+        self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
         try:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
             self.end_headers()
@@ -605,7 +658,20 @@ def _fail_job(emulator: Emulator, name: str, payload: dict[str, Any]) -> Control
     return {"failed": name, "reason": reason}
 
 
+def _event_rules(emulator: Emulator, method: str, payload: dict[str, Any]) -> ControlAnswer:
+    """EventBridge rules sending a region's training job state changes to an SQS queue."""
+    if method == "POST":
+        queue = emulator.queues.find(str(payload["queueUrl"]))
+        rule = Rule(str(payload.get("name") or f"sagemaker-to-{queue.name}"),
+                    str(payload.get("account") or queue.account),
+                    str(payload.get("region") or queue.region), queue.arn)  # fmt: skip
+        emulator.events.put_rule(rule)
+    return {"rules": [vars(rule) for rule in emulator.events.rules()],
+            "published": emulator.events.published}  # fmt: skip
+
+
 _CONTROLS: dict[str, Control] = {
+    "event-rules": _event_rules,
     "health": _health,
     "stats": _stats,
     "reset": _reset,

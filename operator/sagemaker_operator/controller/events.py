@@ -1,0 +1,251 @@
+"""Event mode: status from SageMaker's state-change events, read from an SQS queue.
+
+Receivers long-poll the queue; each event is matched to its resource by the job's name,
+ARN and UID tag (a job of someone else's, or of no resource in flight, is deleted
+unread), and its state is offered to the tracker's writer queue like a list's summary,
+newest by LastModifiedTime first: a duplicate, or an event older than the state written,
+is dropped. A message is deleted only once its state is written (or known stale); one
+whose write failed comes back after the queue's visibility timeout. An event for a job
+whose resource does not show it yet (the create handler's write still on its way) is
+kept and offered again every second until it does (while its job is young), and left in
+the queue meanwhile.
+
+The tracker's lists go on as the safety net, every ``events_poll_interval`` while the
+queue is read, and every ``poll_interval`` while it cannot be (a warning is logged and
+``sagemaker_operator_events_mode`` is 0): a queue gone or misconfigured costs the
+latency of polling, never a stuck job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+
+import kubernetes
+import urllib3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sagemaker_operator import metrics
+from sagemaker_operator.aws import accounts
+from sagemaker_operator.aws.errors import classify
+from sagemaker_operator.aws.events import (
+    BATCH,
+    EventQueue,
+    Message,
+    NotAStateChangeError,
+    StateChange,
+    parse,
+)
+from sagemaker_operator.controller.requests import UID_TAG
+from sagemaker_operator.controller.runtime import NoAccountError, Runtime
+from sagemaker_operator.controller.tracking import Tracked, Tracker
+
+logger = logging.getLogger(__name__)
+
+# Long polls in flight: one while the queue is quiet (at most 3 calls a minute: each waits
+# 20 s), up to RECEIVERS while it answers full batches.
+RECEIVERS = 4
+FIRST_BACKOFF = 5.0  # seconds before reading a failing queue again; doubles…
+MAX_BACKOFF = 60.0  # …up to this
+# Liveness fails when no receive has finished (well or not) for this long: every call
+# has a deadline (aws/events.py), so a longer silence is a stuck operator.
+STALL_AFTER = 180.0
+YOUNG = datetime.timedelta(minutes=5)
+EARLY_RETRY = 1.0  # seconds between tries of the events that came before their resource
+MAX_EARLY = 10_000  # such events kept at most (beyond: the queue brings them back)
+WRITE_PATIENCE = 25.0  # seconds a batch waits for its writes (within the visibility timeout)
+
+
+class EventConsumer:
+    def __init__(self, runtime: Runtime, tracker: Tracker, queue: EventQueue) -> None:
+        self.runtime = runtime
+        self.tracker = tracker
+        self.queue = queue
+        self._flowing = False  # the last receive answered
+        self._problem: str | None = None
+        self.last_answer = time.monotonic()  # the last receive that finished, well or not
+        self._receivers = 0
+        # Events of jobs whose resource did not show them yet, by (region, job name): tried
+        # again every EARLY_RETRY until it does (or they are YOUNG no longer: then the
+        # queue's own redelivery brings them back).
+        self._early: dict[tuple[str, str], Message] = {}
+
+    def flowing(self) -> bool:
+        """Whether the status comes from the queue now (else lists poll as usual)."""
+        return self._flowing
+
+    def stalled(self, now: float | None = None) -> str | None:
+        idle = (time.monotonic() if now is None else now) - self.last_answer
+        if idle > STALL_AFTER:
+            return (f"no ReceiveMessage on the events queue has finished for {idle:.0f} s "
+                    f"(limit {STALL_AFTER:.0f} s); a call is stuck")  # fmt: skip
+        return None
+
+    async def run(self, inflight: Mapping[str, Iterable[Tracked]]) -> None:
+        """The receivers, until cancelled."""
+        try:
+            arn = await self.queue.check()
+            logger.info("status comes from the events queue %s; lists poll every %g s",
+                        arn, self.runtime.settings.events_poll_interval)  # fmt: skip
+            self._healthy()
+        except (ClientError, BotoCoreError) as error:
+            self._failed(error)
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._receive(inflight, group, helper=False))
+                group.create_task(self._retry_early(inflight))
+        finally:
+            self.queue.close()
+
+    async def _retry_early(self, inflight: Mapping[str, Iterable[Tracked]]) -> None:
+        """Offer the events that came before their job's resource showed it, again."""
+        while True:
+            await asyncio.sleep(EARLY_RETRY)
+            if self._early:
+                waiting, self._early = list(self._early.values()), {}
+                try:
+                    await self.handle(waiting, inflight)
+                except Exception:  # the queue brings them back
+                    logger.exception("handling %d early events failed", len(waiting))
+
+    async def _receive(
+        self, inflight: Mapping[str, Iterable[Tracked]], group: asyncio.TaskGroup, *,
+        helper: bool,
+    ) -> None:  # fmt: skip
+        """Receive and handle messages until cancelled; a helper (started while batches
+        come full) ends at the first batch that is not."""
+        self._receivers += 1
+        try:
+            await self._receiving(inflight, group, helper=helper)
+        finally:
+            self._receivers -= 1
+
+    async def _receiving(
+        self, inflight: Mapping[str, Iterable[Tracked]], group: asyncio.TaskGroup, *,
+        helper: bool,
+    ) -> None:  # fmt: skip
+        backoff = FIRST_BACKOFF
+        while True:
+            try:
+                messages = await self.queue.receive()
+            except (ClientError, BotoCoreError) as error:
+                self.last_answer = time.monotonic()
+                self._failed(error)
+                if helper:
+                    return
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+                continue
+            self.last_answer = time.monotonic()
+            metrics.EVENTS_LAST_RECEIVE.set_to_current_time()
+            self._healthy()
+            backoff = FIRST_BACKOFF
+            if len(messages) == BATCH and self._receivers < RECEIVERS:
+                group.create_task(self._receive(inflight, group, helper=True))
+            if messages:
+                try:
+                    await self.handle(messages, inflight)
+                except Exception:  # a bug must not end the receiver: the messages come back
+                    logger.exception("handling %d events failed", len(messages))
+            if helper and len(messages) < BATCH:
+                return
+
+    async def handle(self, messages: list[Message], inflight: Mapping[str, Iterable[Tracked]]
+                     ) -> None:  # fmt: skip
+        """Offer each message's state to the writer; delete those written or not needed."""
+        lookups: dict[str, dict[str, Tracked]] = {}
+        waiting: list[tuple[str, asyncio.Future[bool]]] = []
+        finished: list[str] = []
+        for message in messages:
+            outcome, done = await self._offer(message, inflight, lookups)
+            metrics.EVENTS_RECEIVED.labels(outcome).inc()
+            if done is not None:
+                waiting.append((message.receipt, done))
+            elif outcome == "early":
+                self._keep_early(message)
+            else:
+                finished.append(message.receipt)
+        if waiting:
+            await asyncio.wait([done for _, done in waiting], timeout=WRITE_PATIENCE)
+        finished += [receipt for receipt, done in waiting if done.done() and done.result()]
+        try:
+            failed = await self.queue.delete(finished)
+        except (ClientError, BotoCoreError) as error:  # they come back, and are dropped then
+            logger.warning("deleting %d events failed: %s", len(finished), classify(error))
+            return
+        if failed:
+            logger.warning("SQS did not delete %d of %d events (they come back)", failed,
+                           len(finished))  # fmt: skip
+
+    def _keep_early(self, message: Message) -> None:
+        change = parse(message.body)
+        key = (change.region, change.job_name)
+        kept = self._early.get(key)
+        if kept is not None:
+            older = parse(kept.body)
+            if older.modified and change.modified and older.modified > change.modified:
+                return  # the newer one is kept (the older comes back from the queue)
+        if len(self._early) < MAX_EARLY:
+            self._early[key] = message
+
+    async def _offer(
+        self, message: Message, inflight: Mapping[str, Iterable[Tracked]],
+        lookups: dict[str, dict[str, Tracked]],
+    ) -> tuple[str, asyncio.Future[bool] | None]:  # fmt: skip
+        """What became of the message: its outcome, and the future of its write."""
+        try:
+            change = parse(message.body)
+        except NotAStateChangeError as error:
+            logger.warning("a message of the events queue is dropped: %s", error)
+            return "malformed", None
+        if change.region not in lookups:
+            lookups[change.region] = {tracked.job_name: tracked
+                                      for tracked in inflight.get(change.region, [])}  # fmt: skip
+        tracked = lookups[change.region].get(change.job_name)
+        uid = change.tags.get(UID_TAG)
+        if tracked is None:
+            # A young job of some resource (the operator's tag) whose resource does not
+            # show it yet: left in the queue, it comes back after the visibility timeout.
+            return ("early" if uid is not None and _young(change) else "foreign"), None
+        if uid != tracked.ref.uid or change.answer.get("TrainingJobArn") != tracked.status.get(
+            "trainingJobArn"
+        ):
+            return "foreign", None
+        try:
+            account = await self.runtime.account_for(tracked.ref.namespace)
+        except (NoAccountError, kubernetes.client.ApiException, OSError,
+                urllib3.exceptions.HTTPError):  # fmt: skip
+            return "foreign", None  # no account now: the lists decide, when there is one
+        if not accounts.holds(account, str(tracked.status.get("trainingJobArn"))):
+            return "foreign", None
+        done = self.tracker.offer_event(replace(tracked, account=account), change.answer)
+        return ("written", done) if done is not None else ("stale", None)
+
+    def _healthy(self) -> None:
+        if not self._flowing:
+            if self._problem is not None:
+                logger.warning("the events queue can be read again: lists poll every %g s",
+                               self.runtime.settings.events_poll_interval)  # fmt: skip
+            self._flowing, self._problem = True, None
+            metrics.EVENTS_MODE.set(1)
+
+    def _failed(self, error: BaseException) -> None:
+        problem = str(classify(error)) if isinstance(error, ClientError | BotoCoreError) else (
+            repr(error))  # fmt: skip
+        if self._flowing or self._problem != problem:
+            logger.warning("the events queue %s cannot be read (%s): lists poll every %g s "
+                           "until it can", self.queue.url, problem,
+                           self.runtime.settings.poll_interval)  # fmt: skip
+        self._flowing, self._problem = False, problem
+        metrics.EVENTS_MODE.set(0)
+        metrics.RECONCILE_ERRORS.labels("EventsQueueUnreadable").inc()
+
+
+def _young(change: StateChange) -> bool:
+    """A job that changed within YOUNG of its creation: its resource may show it soon."""
+    created, modified = change.answer.get("CreationTime"), change.modified
+    return created is not None and modified is not None and modified - created < YOUNG
