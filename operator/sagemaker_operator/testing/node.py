@@ -199,7 +199,9 @@ class LocalNode:
         kubelet_config.write_text(yaml.safe_dump(self._kubelet_config(plan, pki.ca_cert)))
         self._spawn("kubelet", [
             str(binaries.kubelet), f"--config={kubelet_config}", f"--kubeconfig={kubeconfig}",
-            f"--root-dir={self.state / 'kubelet'}", f"--cert-dir={self.state / 'kubelet-pki'}",
+            # Its sockets (pod-resources/<n>) too must fit a unix socket path's 107 bytes.
+            f"--root-dir={socket_dir(self.state) / 'kubelet'}",
+            f"--cert-dir={self.state / 'kubelet-pki'}",
             f"--hostname-override={NODE_NAME}", f"--node-ip={NODE_IP}", "--v=1",
         ])  # fmt: skip
         proxy_config = self.state / "kube-proxy.yaml"
@@ -353,6 +355,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         if self.state != Path():
             self._kill_shims()
             _unmount_under(self.state)
+            _unmount_under(socket_dir(self.state))
             shutil.rmtree(socket_dir(self.state), ignore_errors=True)
         _remove_chains()
         subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True, check=False,
@@ -382,8 +385,10 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 
 
 def socket_dir(state: Path) -> Path:
-    """Where containerd's sockets go: a unix socket path has at most 107 bytes, which a
-    state folder under pytest's tmp_path exceeds, so a short folder named by its hash."""
+    """Where containerd's sockets and the kubelet's root go: a unix socket path has at most
+    107 bytes, which a state folder under pytest's tmp_path exceeds (the kubelet's
+    pod-resources socket did once pytest's folder counter reached three digits), so a
+    short folder named by its hash."""
     digest = hashlib.sha256(str(state.resolve()).encode()).hexdigest()[:12]
     return Path("/run/sagemaker-operator") / digest
 
@@ -420,7 +425,8 @@ def leftovers(state: Path) -> list[str]:
              for pid in _pids_with_argument(str(place))]  # fmt: skip
     if socket_dir(state).exists():
         found.append(f"folder {socket_dir(state)}")
-    found += [f"mount {mount}" for mount in _mounts_under(state)]
+    found += [f"mount {mount}" for place in (state, socket_dir(state))
+              for mount in _mounts_under(place)]  # fmt: skip
     if Path(f"/sys/class/net/{BRIDGE}").exists():
         found.append(f"bridge {BRIDGE}")
     found += [f"iptables chain {chain}" for chain in _chains()]
