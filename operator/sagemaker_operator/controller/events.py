@@ -72,7 +72,7 @@ class EventConsumer:
         # Events of jobs whose resource did not show them yet, by (region, job name): tried
         # again every EARLY_RETRY until it does (or they are YOUNG no longer: then the
         # queue's own redelivery brings them back).
-        self._early: dict[tuple[str, str], Message] = {}
+        self._early: dict[tuple[str, str], tuple[Message, StateChange]] = {}
 
     def flowing(self) -> bool:
         """Whether the status comes from the queue now (else lists poll as usual)."""
@@ -106,7 +106,8 @@ class EventConsumer:
         while True:
             await asyncio.sleep(EARLY_RETRY)
             if self._early:
-                waiting, self._early = list(self._early.values()), {}
+                waiting = [message for message, _ in self._early.values()]
+                self._early = {}
                 try:
                     await self.handle(waiting, inflight)
                 except Exception:  # the queue brings them back
@@ -165,9 +166,7 @@ class EventConsumer:
             metrics.EVENTS_RECEIVED.labels(outcome).inc()
             if done is not None:
                 waiting.append((message.receipt, done))
-            elif outcome == "early":
-                self._keep_early(message)
-            else:
+            elif outcome != "early":  # an early one is kept (_keep_early) and left in the queue
                 finished.append(message.receipt)
         if waiting:
             await asyncio.wait([done for _, done in waiting], timeout=WRITE_PATIENCE)
@@ -181,16 +180,15 @@ class EventConsumer:
             logger.warning("SQS did not delete %d of %d events (they come back)", failed,
                            len(finished))  # fmt: skip
 
-    def _keep_early(self, message: Message) -> None:
-        change = parse(message.body)
+    def _keep_early(self, message: Message, change: StateChange) -> None:
         key = (change.region, change.job_name)
         kept = self._early.get(key)
         if kept is not None:
-            older = parse(kept.body)
+            older = kept[1]
             if older.modified and change.modified and older.modified > change.modified:
                 return  # the newer one is kept (the older comes back from the queue)
         if len(self._early) < MAX_EARLY:
-            self._early[key] = message
+            self._early[key] = (message, change)
 
     async def _offer(
         self, message: Message, inflight: Mapping[str, Iterable[Tracked]],
@@ -209,8 +207,11 @@ class EventConsumer:
         uid = change.tags.get(UID_TAG)
         if tracked is None:
             # A young job of some resource (the operator's tag) whose resource does not
-            # show it yet: left in the queue, it comes back after the visibility timeout.
-            return ("early" if uid is not None and _young(change) else "foreign"), None
+            # show it yet: kept to be offered again, and left in the queue meanwhile.
+            early = uid is not None and _young(change)
+            if early:
+                self._keep_early(message, change)
+            return ("early" if early else "foreign"), None
         if uid != tracked.ref.uid or change.answer.get("TrainingJobArn") != tracked.status.get(
             "trainingJobArn"
         ):
