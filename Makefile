@@ -6,8 +6,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: lock venv binaries node-deps node-binaries image generate lint format test test-node demo \
-	demo-node bench bench-emulator clean
+.PHONY: lock venv binaries node-deps node-binaries image generate lint format test test-slow \
+	test-node demo demo-node bench bench-emulator clean
 
 # What the image and the local node need from Debian (installed as root when missing):
 # podman builds and runs images; containerd, runc and the CNI plugins run pods; mmdebstrap
@@ -66,7 +66,12 @@ format: venv
 
 # pytest exits 5 when it collected no test: make treats that as the failure it is.
 test: lint binaries
-	$(BIN)/pytest -m "not node"
+	$(BIN)/pytest -m "not node and not slow"
+
+# The soaks: an outage with heavy throttling, SIGKILLs at random moments, a restart with
+# 200 resources, a queue that cannot be read, the demo (about 5 minutes).
+test-slow: venv binaries
+	$(BIN)/pytest -m "slow and not node"
 
 # The operator as users run it: the image built, a node started, the chart installed with
 # Helm, pods deleted, the apiserver stopped, connections frozen (root; about 10 minutes).

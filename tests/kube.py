@@ -53,3 +53,9 @@ def arn(cluster: KubeCluster, namespace: str, name: str) -> str | None:
     found: str | None = trainingjobs(cluster, namespace).get(name, {}).get("status", {}).get(
         "trainingJobArn")  # fmt: skip
     return found
+
+
+def job_name(cluster: KubeCluster, namespace: str, name: str) -> str:
+    """The name of the resource's job (status.trainingJobName): spec.trainingJobName, or
+    metadata.name and the start of the resource's UID."""
+    return str(trainingjob(cluster, namespace, name)["status"]["trainingJobName"])

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.cluster
 @pytest.mark.local_only
+@pytest.mark.slow
 def test_the_demo_runs_every_example_to_its_expected_end() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "sagemaker_operator", "demo"],

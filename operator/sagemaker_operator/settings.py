@@ -92,9 +92,15 @@ class OperatorSettings(BaseSettings):
     account_id: str | None = Field(
         default=None, description="the operator's AWS account (default: from STS)"
     )
+    cluster_id: str | None = Field(
+        default=None, min_length=1, max_length=256, pattern=r"^[\w.:/=+@-]+$",
+        description="this cluster's identity in the jobs' ownership tags: a job tagged by "
+        "another cluster sharing the account is never adopted, tracked or stopped here "
+        "(default: the UID of the kube-system namespace)",
+    )  # fmt: skip
     peering: str | None = Field(
-        default=None, description="kopf peering object's name: replicas where only the "
-        "highest priority one works (default: standalone)",
+        default=None, description="kopf peering object's name (a ClusterKopfPeering): "
+        "replicas where only the highest priority one works (default: standalone)",
     )  # fmt: skip
     probe_port: int | None = Field(
         default=None, ge=1, le=65535,

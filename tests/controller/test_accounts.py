@@ -62,7 +62,8 @@ class Teams:
         control = EmulatorControl(self.emulator.endpoint_url)
         control.set_profile("fast", {"Training": 7200})
         for namespace, account in jobs:
-            self.apply(namespace, manifest(f"long-{account}", spec(account)))
+            self.apply(namespace, manifest(f"long-{account}", {
+                **spec(account), "trainingJobName": f"long-{account}"}))  # fmt: skip
 
         def training() -> bool:
             return all(trainingjobs(self.cluster, namespace)[f"long-{account}"].get(
@@ -111,7 +112,7 @@ def teams(
 def test_each_namespaces_jobs_run_in_its_account_and_nowhere_else(teams: Teams) -> None:
     # The same job name in three namespaces: three accounts, three jobs.
     for namespace, account in ((teams.own, OWN), (teams.a, TEAM_A), (teams.b, TEAM_B)):
-        teams.apply(namespace, manifest("train", spec(account)))
+        teams.apply(namespace, manifest("train", {**spec(account), "trainingJobName": "train"}))
     wait_until(teams.operator.guard(lambda: all(
         teams.job_status(namespace, "train") == "Completed"
         for namespace in (teams.own, teams.a, teams.b))), timeout=60,
@@ -195,7 +196,13 @@ def test_sigkill_with_two_accounts_loses_and_duplicates_nothing(teams: Teams) ->
 
     wait_until(teams.operator.guard(all_created), timeout=120, interval=0.5,
                description=f"every ARN\n{teams.operator.output()}")  # fmt: skip
-    jobs = control.jobs()
+    jobs = {
+        account: {
+            region: sorted(name.rsplit("-", 1)[0] for name in names)
+            for region, names in regions.items()
+        }
+        for account, regions in control.jobs().items()
+    }  # default names: and a UID's start
     assert jobs[TEAM_A] == {"us-east-1": [f"a-{index:02}" for index in range(10)]}
     assert jobs[TEAM_B] == {"us-east-1": [f"b-{index:02}" for index in range(10)]}
     assert jobs.get(OWN, {}) == {}

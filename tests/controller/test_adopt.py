@@ -16,7 +16,7 @@ from sagemaker_operator.testing.operator import OperatorProcess
 from tests.controller.test_crashes import kill_at_random_moments
 from tests.controller.test_lifecycle import apply, conditions, events, gone, resource
 from tests.emulator.requests import typical
-from tests.kube import arn, condition, stalled, trainingjobs
+from tests.kube import arn, condition, job_name, stalled, trainingjobs
 from tests.kubectl.test_plugin import kubectl_sagemaker
 
 pytestmark = pytest.mark.cluster
@@ -150,8 +150,9 @@ def test_a_missing_job_a_job_owned_by_another_resource_and_a_forbidden_role_are_
     apply(kube_cluster, namespace, owner)
     wait_until(operator_process.guard(lambda: arn(kube_cluster, namespace, "owner")),
                timeout=30, description="the owner's job")  # fmt: skip
-    taken = manifest_of(emulator, namespace, "owner", "taker")
-    missing = manifest_of(emulator, namespace, "owner", "missing")
+    owned = job_name(kube_cluster, namespace, "owner")
+    taken = manifest_of(emulator, namespace, owned, "taker")
+    missing = manifest_of(emulator, namespace, owned, "missing")
     missing["spec"]["trainingJobName"] = "never-started"
     started_elsewhere(emulator, "foreign", RoleArn="arn:aws:iam::999999999999:role/Admin")
     foreign = manifest_of(emulator, namespace, "foreign")
@@ -167,9 +168,12 @@ def test_a_missing_job_a_job_owned_by_another_resource_and_a_forbidden_role_are_
             condition(found, "Stalled")["message"],
         )
     assert reasons["taker"][0] == "AdoptConflict"
-    assert f"belongs to TrainingJob {namespace}/owner" in reasons["taker"][1]
+    # The owner is not named: a refusal tells no tenant of another's resources.
+    assert "belongs to another TrainingJob resource, which exists" in reasons["taker"][1]
+    assert "owner" not in reasons["taker"][1].replace(owned, "JOB")
     assert reasons["missing"][0] == "JobNotFound"
-    assert "no training job named never-started in us-east-1" in reasons["missing"][1]
+    assert (f"no training job named never-started in us-east-1 that namespace {namespace} "
+            "may adopt") in reasons["missing"][1]  # fmt: skip
     assert reasons["foreign"][0] == "PolicyDenied"
     assert "spec.roleArn arn:aws:iam::999999999999:role/Admin" in reasons["foreign"][1]
     after = calls(emulator)
@@ -180,6 +184,7 @@ def test_a_missing_job_a_job_owned_by_another_resource_and_a_forbidden_role_are_
 ADOPTED = 12
 
 
+@pytest.mark.slow
 def test_sigkill_during_adoptions_tags_each_job_once_and_creates_none(
     kube_cluster: KubeCluster, namespace: str, emulator: Emulator,
     operator_process: OperatorProcess,

@@ -13,7 +13,7 @@ import kubernetes
 import pytest
 
 from sagemaker_operator.aws.gateway import SageMakerGateway
-from sagemaker_operator.controller.requests import UID_TAG
+from sagemaker_operator.controller.requests import UID_TAG, Owner, default_job_name
 from sagemaker_operator.controller.runtime import ResourceRef, Runtime
 from sagemaker_operator.policy import Policy
 from sagemaker_operator.settings import OperatorSettings
@@ -127,8 +127,9 @@ def test_a_job_an_earlier_attempt_created_is_adopted_though_its_tags_list_late(
     apply(kube_cluster, namespace, manifest("crashed", typical_spec()))
     uid = resource(kube_cluster, namespace, "crashed")["metadata"]["uid"]
     # The create an earlier operator made before it died (its answer lost).
-    emulator.sagemaker_client().create_training_job(**typical("crashed", Tags=[
-        {"Key": UID_TAG, "Value": uid}]))  # fmt: skip
+    emulator.sagemaker_client().create_training_job(**typical(
+        default_job_name(Owner(uid, namespace, "crashed")), Tags=[
+            {"Key": UID_TAG, "Value": uid}]))  # fmt: skip
     later.start()
     wait_until(later.guard(lambda: resource(kube_cluster, namespace, "crashed")
                .get("status", {}).get("trainingJobArn")), timeout=60,
@@ -153,13 +154,14 @@ def test_a_resource_deleted_before_its_status_had_the_arn_stops_its_own_job(
     kube_cluster.kubectl("patch", "trainingjob", "orphan", "-n", namespace, "--type=merge",
                          "-p", json.dumps({"metadata": {"finalizers": [
                              "sagemaker-operator.dev/finalizer"]}}))  # fmt: skip
-    emulator.sagemaker_client().create_training_job(**typical("orphan", Tags=[
+    job = default_job_name(Owner(uid, namespace, "orphan"))
+    emulator.sagemaker_client().create_training_job(**typical(job, Tags=[
         {"Key": UID_TAG, "Value": uid}]))  # fmt: skip
     kube_cluster.kubectl("delete", "trainingjob", "orphan", "-n", namespace, "--wait=false")
     later.start()
     wait_until(later.guard(lambda: gone(kube_cluster, namespace, "orphan")), timeout=60,
                description="the resource gone")  # fmt: skip
-    assert job_status(emulator, "orphan") == "Stopped"
+    assert job_status(emulator, job) == "Stopped"
 
 
 def test_a_status_pointed_at_another_teams_job_never_stops_or_copies_it(

@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
+from sagemaker_operator.controller.requests import Owner, default_job_name
 from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
 from sagemaker_operator.testing.operator import OperatorProcess
 from tests.api.manifests import manifest
 from tests.kube import trainingjobs
 
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 RESOURCES = 50
 UID_TAG = "sagemaker-operator.dev/uid"
@@ -70,7 +71,7 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
     assert len(jobs) == RESOURCES  # exactly one job per resource: no duplicate, no orphan
     by_name = {job["TrainingJobName"]: job["TrainingJobArn"] for job in jobs}
     for name, (uid, arn) in final.items():
-        assert by_name[name] == arn
+        assert by_name[default_job_name(Owner(uid, namespace, name))] == arn
         tags = sagemaker.list_tags(ResourceArn=arn)["Tags"]
         assert {"Key": UID_TAG, "Value": uid} in tags
     outcomes = control.stats()["outcomes"]["CreateTrainingJob"]

@@ -12,7 +12,7 @@ from sagemaker_operator.testing.operator import OperatorProcess
 from tests.api.manifests import manifest
 from tests.kube import trainingjobs
 
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 RESOURCES = 20
 OUTAGE = 30  # seconds

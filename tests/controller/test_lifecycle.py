@@ -14,6 +14,7 @@ from sagemaker_operator.api.trainingjob import Spec
 from sagemaker_operator.controller.requests import Owner, create_request
 from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
 from sagemaker_operator.testing.operator import OperatorProcess
+from tests.kube import job_name
 
 pytestmark = pytest.mark.cluster
 
@@ -130,7 +131,7 @@ def test_a_failed_job_is_stalled_with_the_failure_reason(
     wait_until(lambda: resource(kube_cluster, namespace, "minimal").get("status", {})
                .get("trainingJobArn"), timeout=30,
                description=f"ARN\n{operator_process.output()}")  # fmt: skip
-    control.fail_job("minimal", "AlgorithmError: out of memory")
+    control.fail_job(job_name(kube_cluster, namespace, "minimal"), "AlgorithmError: out of memory")
 
     def stalled() -> dict[str, Any] | None:
         document = resource(kube_cluster, namespace, "minimal")
@@ -155,17 +156,16 @@ def test_deleting_a_running_job_stops_it_before_the_resource_goes(
     wait_until(lambda: resource(kube_cluster, namespace, "minimal").get("status", {})
                .get("trainingJobArn"), timeout=30,
                description=f"ARN\n{operator_process.output()}")  # fmt: skip
+    job = job_name(kube_cluster, namespace, "minimal")
     kube_cluster.kubectl("delete", "trainingjob", "minimal", "-n", namespace, "--wait=false")
     sagemaker = emulator.sagemaker_client()
-    wait_until(lambda: sagemaker.describe_training_job(TrainingJobName="minimal")[
+    wait_until(lambda: sagemaker.describe_training_job(TrainingJobName=job)[
         "TrainingJobStatus"] in {"Stopping", "Stopped"}, timeout=30,
         description=f"the job stopping\n{operator_process.output()}")  # fmt: skip
     assert not gone(kube_cluster, namespace, "minimal")  # the finalizer waits for Stopped
     wait_until(lambda: gone(kube_cluster, namespace, "minimal"), timeout=60,
                description=f"the resource gone\n{operator_process.output()}")  # fmt: skip
-    assert sagemaker.describe_training_job(TrainingJobName="minimal")["TrainingJobStatus"] == (
-        "Stopped"
-    )
+    assert sagemaker.describe_training_job(TrainingJobName=job)["TrainingJobStatus"] == "Stopped"
 
 
 def test_the_operator_never_writes_spec_labels_or_annotations(
@@ -253,10 +253,11 @@ def test_a_retained_job_runs_on_after_its_resource_is_deleted(
                                       .get("status", {}).get("trainingJobArn")),
                timeout=30, description="ARN")  # fmt: skip
 
+    job = job_name(kube_cluster, namespace, "minimal")
     kube_cluster.kubectl("delete", "trainingjob", "minimal", "-n", namespace, "--wait=false")
     wait_until(operator_process.guard(lambda: gone(kube_cluster, namespace, "minimal")),
                timeout=30, description="the resource gone")  # fmt: skip
-    described = emulator.sagemaker_client().describe_training_job(TrainingJobName="minimal")
+    described = emulator.sagemaker_client().describe_training_job(TrainingJobName=job)
     assert described["TrainingJobStatus"] == "InProgress"
     assert EmulatorControl(emulator.endpoint_url).calls("StopTrainingJob") == 0
     assert ("Normal", "Retained") in events(kube_cluster, namespace, "minimal")
@@ -267,6 +268,7 @@ def test_a_job_of_the_same_name_made_for_another_resource_is_a_name_conflict(
     operator_process: OperatorProcess,
 ) -> None:  # fmt: skip
     document = manifest_for("minimal")
+    document["spec"]["trainingJobName"] = "minimal"  # a default name is the resource's own
     elsewhere = Owner("0000-another-cluster", namespace, "minimal")
     emulator.sagemaker_client().create_training_job(
         **create_request(Spec.model_validate(document["spec"]), elsewhere)

@@ -29,18 +29,13 @@ def replicas(
     kube_cluster.kubectl("apply", "--server-side", "-f", str(PEERING_CRDS))
     kube_cluster.kubectl("wait", "--for=condition=Established", "--timeout=30s",
                          "crd/kopfpeerings.kopf.dev")  # fmt: skip
-    kube_cluster.kubectl(
-        "apply",
-        "-n",
-        namespace,
-        "-f",
-        "-",
-        input=json.dumps(
-            {"apiVersion": "kopf.dev/v1", "kind": "KopfPeering", "metadata": {"name": "operators"}}
-        ),
-    )
+    # One cluster-scoped peering object, whatever namespaces the replicas watch.
+    kube_cluster.kubectl("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering",
+        "metadata": {"name": f"operators-{namespace}"}}))  # fmt: skip
     environment = operator_environment(kube_cluster, emulator, poll_interval="1",
-                                       create_rate="50", peering="operators")  # fmt: skip
+                                       create_rate="50",
+                                       peering=f"operators-{namespace}")  # fmt: skip
     started = [OperatorProcess(environment, namespace, tmp_path / f"replica-{n}.log")
                for n in range(2)]  # fmt: skip
     for replica in started:
@@ -60,8 +55,9 @@ def test_only_one_replica_creates_and_polls(
         replica.wait_ready()
 
     def peers() -> int:
-        found = json.loads(kube_cluster.kubectl("get", "kopfpeering", "operators", "-n",
-                                                namespace, "-o", "json").stdout)  # fmt: skip
+        found = json.loads(kube_cluster.kubectl("get", "clusterkopfpeering",
+                                                f"operators-{namespace}", "-o",
+                                                "json").stdout)  # fmt: skip
         return len(found.get("status") or {})
 
     wait_until(lambda: peers() == 2, timeout=60, description="both replicas in the peering")

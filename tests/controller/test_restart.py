@@ -14,7 +14,7 @@ from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, w
 from sagemaker_operator.testing.operator import OperatorProcess
 from tests.api.manifests import manifest
 
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 IN_FLIGHT = 100
 FINISHED = 100  # 50 Completed, 25 Failed, 25 Stopped

@@ -18,7 +18,8 @@ import pytest
 from sagemaker_operator.aws.gateway import RateLimits, SageMakerGateway
 from sagemaker_operator.controller.requests import UID_TAG
 from sagemaker_operator.controller.runtime import ResourceRef, Runtime
-from sagemaker_operator.controller.tracking import Tracked, Tracker, tracked_from
+from sagemaker_operator.controller.tracked import Tracked, tracked_from
+from sagemaker_operator.controller.tracking import Tracker
 from sagemaker_operator.policy import Policy
 from sagemaker_operator.settings import OperatorSettings
 from sagemaker_operator.testing import Emulator, EmulatorControl, wait_until
@@ -40,6 +41,8 @@ class Cluster:
     """What the apiserver would hold: each resource's status, patched as the tracker does."""
 
     statuses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Each resource's metadata.creationTimestamp (the apiserver's: no tenant writes it).
+    created: dict[str, str] = field(default_factory=dict)
     refuse: dict[str, int] = field(default_factory=dict)  # name → HTTP status of refusals
     patches: list[str] = field(default_factory=list)
 
@@ -85,6 +88,7 @@ class Harness:
         request = typical(name, Tags=[{"Key": UID_TAG, "Value": f"uid-{name}"}], **overrides)
         arn = sagemaker.create_training_job(**request)["TrainingJobArn"]
         now = datetime.datetime.now(datetime.UTC).isoformat()
+        self.cluster.created.setdefault(name, now)
         self.cluster.statuses[name] = {
             "trainingJobArn": arn, "trainingJobName": name, "region": region,
             "trainingJobStatus": "InProgress", "secondaryStatus": "Starting",
@@ -95,7 +99,10 @@ class Harness:
     def index(self) -> dict[str, list[Tracked]]:
         index: dict[str, list[Tracked]] = {}
         for name, status in self.cluster.statuses.items():
-            tracked = tracked_from("ns", name, f"uid-{name}", 1, status,
+            created = self.cluster.created.setdefault(
+                name, datetime.datetime.now(datetime.UTC).isoformat()
+            )
+            tracked = tracked_from("ns", name, f"uid-{name}", 1, status, created=created,
                                    follow_for=self.runtime.settings.follow_for)  # fmt: skip
             if tracked is not None:
                 index.setdefault(tracked.region, []).append(tracked)
@@ -337,3 +344,22 @@ def test_after_a_restart_each_tick_checks_the_ownership_of_a_poll_intervals_wort
     assert harness.calls("ListTags") == 150
     assert all(harness.status(f"job-{index:03}").get("creationTime") for index in range(180))
     harness.loop.close()
+
+
+def test_arns_in_two_letter_cases_are_one_job(harness: Harness) -> None:
+    """Lists answer lower-case ARNs where Describe answers the name's own case (boto3#4606):
+    the job is tracked to its end, its status keeps the ARN it was created with, and no
+    write is made for a case alone."""
+    harness.control.set_faults(mixed_case_arns=True)
+    harness.create("MixedCase-Job")
+    created = harness.status("MixedCase-Job")["trainingJobArn"]
+    assert created.endswith("training-job/MixedCase-Job")
+    wait_until(lambda: harness.emulator.store.get(REGION, "MixedCase-Job").finished, timeout=10)
+    harness.tick()
+    status = harness.status("MixedCase-Job")
+    assert status["trainingJobStatus"] == "Completed"
+    assert status["trainingJobArn"] == created
+    assert status["trainingJobName"] == "MixedCase-Job"
+    writes = len(harness.cluster.patches)
+    harness.tick()
+    assert len(harness.cluster.patches) == writes

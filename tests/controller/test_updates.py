@@ -30,9 +30,11 @@ def operator_settings(tmp_path: Path) -> dict[str, str]:
 
 
 def job(name: str, **spec: Any) -> dict[str, Any]:
+    """A TrainingJob whose job has its name (the tests look the job up by it)."""
     return {"apiVersion": "sagemaker-operator.dev/v1alpha1", "kind": "TrainingJob",
             "metadata": {"name": name},
-            "spec": {"roleArn": "arn:aws:iam::123456789012:role/SageMakerRole",
+            "spec": {"trainingJobName": name,
+                     "roleArn": "arn:aws:iam::123456789012:role/SageMakerRole",
                      "outputDataConfig": {"s3OutputPath": "s3://my-bucket/output"},
                      "resourceConfig": {"instanceType": "ml.m5.large", "instanceCount": 1,
                                         "volumeSizeInGB": 5},

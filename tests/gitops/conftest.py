@@ -16,8 +16,10 @@ SPEC = {"roleArn": "arn:aws:iam::123456789012:role/SageMakerRole",
 
 
 def document(name: str, **spec: Any) -> str:
+    """A TrainingJob whose job has its name (the fixture looks the job up by it)."""
     return yaml.safe_dump({"apiVersion": "sagemaker-operator.dev/v1alpha1", "kind": "TrainingJob",
-                           "metadata": {"name": name}, "spec": {**SPEC, **spec}})  # fmt: skip
+                           "metadata": {"name": name},
+                           "spec": {"trainingJobName": name, **SPEC, **spec}})  # fmt: skip
 
 
 def job_status(cluster: KubeCluster, namespace: str, name: str) -> str | None:

@@ -133,7 +133,8 @@ def test_every_value_reaches_the_operator_as_a_valid_setting(
         "wait_retry_delay": 30.0, "max_wait_retry_delay": 900.0, "resync_after": 300.0,
         "resync_batch": 20, "follow_interval": 60.0, "follow_for": 3600.0,
         "policy_file": Path("/etc/sagemaker-operator/policy/policy.yaml"),
-        "account_id": "111122223333", "peering": "sagemaker-operator",
+        "account_id": "111122223333", "cluster_id": "prod-eu-1",
+        "peering": "operators-sagemaker-operator",
         "probe_port": 8181, "metrics_port": 9191, "webhook_port": 9444,
         "webhook_cert_dir": Path("/etc/sagemaker-operator/tls"), "kubernetes_timeout": 20.0,
         "log_level": "DEBUG",
@@ -263,3 +264,66 @@ def test_helm_upgrade_keeps_the_webhooks_certificate(
         assert certificate() == first
     finally:
         cluster_helm("uninstall", release, "--namespace", namespace, "--wait=false")
+
+
+def test_tenant_roles_aggregate_into_edit_and_view_without_status(helm: Helm) -> None:
+    """What tenants need, and not the status: the operator's to write (README, Security)."""
+    roles = {role["metadata"]["name"]: role for role in find(render(helm, None), "ClusterRole")}
+    edit, view = (
+        roles["operators-sagemaker-operator-edit"],
+        roles["operators-sagemaker-operator-view"],
+    )
+    assert edit["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-edit"] == "true"
+    assert view["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"] == "true"
+    jobs = {"apiGroups": ["sagemaker-operator.dev"], "resources": ["trainingjobs"]}
+    writes = ["create", "update", "patch", "delete", "deletecollection"]
+    assert edit["rules"] == [{**jobs, "verbs": ["get", "list", "watch", *writes]}]
+    assert view["rules"] == [{**jobs, "verbs": ["get", "list", "watch"]}]
+    without = render(
+        helm, None, "operators", "sagemaker-operator", "--set", "rbac.tenantRoles=false"
+    )
+    assert not [role for role in find(without, "ClusterRole")
+                if role["metadata"]["name"].endswith(("-edit", "-view"))]  # fmt: skip
+
+
+def test_peering_is_one_cluster_scoped_object_whatever_namespaces_are_watched(helm: Helm) -> None:
+    """A KopfPeering in a watched namespace is its tenant's to write: one peer there paused
+    the operator everywhere."""
+    documents = render(helm, ALL_OPTIONS)
+    assert not find(documents, "KopfPeering")
+    (peering,) = find(documents, "ClusterKopfPeering")
+    assert peering["metadata"]["name"] == "operators-sagemaker-operator"
+    rules = [rule for role in find(documents, "ClusterRole") + find(documents, "Role")
+             for rule in role["rules"] if rule["apiGroups"] == ["kopf.dev"]]  # fmt: skip
+    peerings = {"apiGroups": ["kopf.dev"], "resources": ["clusterkopfpeerings"]}
+    assert rules == [
+        {**peerings, "verbs": ["list", "watch"]},
+        {**peerings, "verbs": ["get", "patch"], "resourceNames": ["operators-sagemaker-operator"]},
+    ]
+
+
+def test_the_network_policy_lets_in_the_webhook_and_the_listed_scrapers_only(helm: Helm) -> None:
+    assert not find(render(helm, None), "NetworkPolicy")
+    (policy,) = find(render(helm, ALL_OPTIONS), "NetworkPolicy")
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    assert policy["spec"]["ingress"] == [
+        {"ports": [{"port": "webhook", "protocol": "TCP"}],
+         "from": [{"ipBlock": {"cidr": "10.0.0.0/16"}}]},
+        {"ports": [{"port": "metrics", "protocol": "TCP"}],
+         "from": [{"namespaceSelector": {"matchLabels": {
+             "kubernetes.io/metadata.name": "monitoring"}}}]},
+    ]  # fmt: skip
+
+
+def test_the_install_notes_say_when_one_default_policy_would_serve_every_namespace(
+    cluster_helm: Helm, cluster_ready: KubeCluster, namespace: str
+) -> None:
+    default = cluster_helm("install", "notes", str(CHART), "--namespace", namespace,
+                           "--dry-run=server").stdout  # fmt: skip
+    assert "no namespace policy is set. Every namespace may use every role" in default
+    assert "strict: true" in default
+    strict = cluster_helm("install", "notes", str(CHART), "--namespace", namespace,
+                          "--dry-run=server", "--set", "operator.namespacePolicy.strict=true",
+                          "--set", "operator.namespacePolicy.rules[0].namespaces[0]=a",
+                          ).stdout  # fmt: skip
+    assert "NOTE:" not in strict

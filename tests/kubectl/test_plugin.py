@@ -98,10 +98,11 @@ def test_describe_summarises_status_transitions_metrics_time_and_links(
         "STATUS", "Starting", "Downloading", "Training", "Uploading", "Completed"]  # fmt: skip
     training = next(row for row in transitions if row.split()[0] == "Training")
     assert " 4s " in training  # the emulator's 4 s of training
-    assert "model:        s3://my-bucket/output/minimal/output/model.tar.gz" in text
+    job = resource(kube_cluster, namespace, "minimal")["status"]["trainingJobName"]
+    assert f"model:        s3://my-bucket/output/{job}/output/model.tar.gz" in text
     assert "billable:     " in text
     assert ("console:      https://us-east-1.console.aws.amazon.com/sagemaker/home"
-            "?region=us-east-1#/jobs/minimal") in text  # fmt: skip
+            f"?region=us-east-1#/jobs/{job}") in text  # fmt: skip
     assert "logs:         https://us-east-1.console.aws.amazon.com/cloudwatch/" in text
 
 

@@ -140,9 +140,10 @@ def test_with_peering_one_replica_works_and_the_other_takes_over(
     wait_until(lambda: len(release.ready_pods()) == 2, timeout=60, description="two replicas")
 
     def priorities() -> dict[str, int]:
-        """The peering object's peers, by name: kopf's identity is the pod's name (POD_ID)."""
-        found = json.loads(node_kube.kubectl("get", "kopfpeering", release.fullname, "-n",
-                                             pod_namespace, "-o", "json").stdout)  # fmt: skip
+        """The peering object's peers, by name: kopf's identity is the pod's name (POD_ID).
+        One cluster-scoped object, also when the chart watches some namespaces only."""
+        found = json.loads(node_kube.kubectl("get", "clusterkopfpeering", release.cluster_name,
+                                             "-o", "json").stdout)  # fmt: skip
         return {peer: info["priority"] for peer, info in (found.get("status") or {}).items()}
 
     wait_until(

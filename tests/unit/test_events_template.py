@@ -90,3 +90,20 @@ def test_the_operators_permissions_are_exactly_its_sqs_calls_and_lint_clean() ->
         item | {"Resource": "arn:aws:sqs:us-east-1:123456789012:sagemaker-operator-events"}
         for item in statement]}  # fmt: skip
     assert [str(finding) for finding in analyze_policy_string(json.dumps(policy)).findings] == []
+
+
+def test_the_queue_refuses_messages_from_anyone_but_the_rule() -> None:
+    """Whoever may send to the queue could write any state into any resource: the queue
+    policy denies SendMessage to every principal whose source is not the rule (an explicit
+    deny: a same-account identity policy allowing sqs:SendMessage cannot override it)."""
+    statements = template()["Resources"]["EventsQueuePolicy"]["Properties"]["PolicyDocument"][
+        "Statement"]  # fmt: skip
+    rule = "GetAtt TrainingJobStateChanges.Arn"
+    (deny,) = [statement for statement in statements if statement["Effect"] == "Deny"]
+    assert deny["Principal"] == "*"
+    assert deny["Action"] == "sqs:SendMessage"
+    assert deny["Resource"] == "GetAtt EventsQueue.Arn"
+    assert deny["Condition"] == {"ArnNotEquals": {"aws:SourceArn": rule}}
+    (allow,) = [statement for statement in statements if statement["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "events.amazonaws.com"}
+    assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": rule}}

@@ -27,3 +27,14 @@ def test_kopfs_naive_timestamps_are_utc_and_lifetimes_are_the_peers_own() -> Non
     naive = (NOW - datetime.timedelta(seconds=100)).replace(tzinfo=None).isoformat()
     assert outranked({"a": {"priority": 9, "lifetime": 300, "lastseen": naive}}, 1, NOW)
     assert not outranked({"a": {"priority": 9, "lifetime": 30, "lastseen": naive}}, 1, NOW)
+
+
+def test_a_peer_without_lastseen_or_seen_in_years_to_come_is_dead() -> None:
+    """kopf counts a peer without ``lastseen`` alive forever, and one seen in ten years alive
+    for ten years: either, written by hand, would pause the operator for good. A clock a
+    little ahead (within the lifetime) is a live peer's."""
+    assert not outranked({"a": {"priority": 2**31 - 1, "lifetime": 60}}, 1, NOW)
+    for ahead, alive in ((3650 * 86400, False), (61, False), (30, True)):
+        seen = (NOW + datetime.timedelta(seconds=ahead)).isoformat()
+        found = outranked({"a": {"priority": 9, "lifetime": 60, "lastseen": seen}}, 1, NOW)
+        assert found is alive, ahead

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from sagemaker_operator.codegen import policy_table
 from sagemaker_operator.policy import Policy
+from sagemaker_operator.policy.locations import every_location
 from tests.emulator.requests import typical
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
@@ -178,3 +181,155 @@ def test_the_default_policy_keeps_every_arn_in_the_operators_account() -> None:
     assert problem.startswith("spec.outputDataConfig.kmsKeyId arn:aws:kms:us-east-1:999999999999")
     service_role = typical(RoleArn="arn:aws:iam::123456789012:role/service-role/SageMaker")
     assert policy.violations("ns", "us-east-1", service_role) == []
+
+
+def fsx(path: str) -> list[dict[str, Any]]:
+    return [{"ChannelName": "train", "DataSource": {"FileSystemDataSource": {
+        "FileSystemId": "fs-0123456789abcdef0", "FileSystemAccessMode": "ro",
+        "FileSystemType": "FSxLustre", "DirectoryPath": path}}}]  # fmt: skip
+
+
+def test_a_shared_file_systems_directories_are_matched_at_slash_boundaries(
+    tmp_path: Path,
+) -> None:
+    policy = rules(
+        tmp_path, "rules:\n  - namespaces: ['*']\n    fileSystemPaths: ['/fsx/team-a']\n"
+    )
+
+    def allowed(path: str) -> bool:
+        return policy.violations("ns", "us-east-1", typical(InputDataConfig=fsx(path))) == []
+
+    assert allowed("/fsx/team-a")
+    assert allowed("/fsx/team-a/train/")
+    assert allowed("//fsx/team-a//train")
+    assert not allowed("/fsx/team-a-other")
+    assert not allowed("/fsx/team-a/../team-b"), "climbing out"
+    assert not allowed("/fsx/team-a/./x"), "what . means is the file system's to say"
+    assert not allowed("/fsx")
+
+
+@pytest.mark.parametrize(("image", "allowed"), [
+    ("111122223333.dkr.ecr.us-east-1.amazonaws.com/team-a/train:1", True),
+    ("111122223333.dkr.ecr.eu-west-1.amazonaws.com/team-a/deep/train@sha256:" + "a" * 64, True),
+    ("111122223333.dkr.ecr.us-east-1.amazonaws.com/team-a", True),  # ** spans none too
+    ("111122223333.dkr.ecr.us-east-1.amazonaws.com/team-ab/train", False),
+    ("111122223333.dkr.ecr.us-east-1.amazonaws.com/team-b/train:1", False),
+    ("999999999999.dkr.ecr.us-east-1.amazonaws.com/team-a/train:1", False),
+    ("683313688378.dkr.ecr.us-east-1.amazonaws.com/xgboost:1.7-1", True),
+    ("683313688378.dkr.ecr.us-east-1.amazonaws.com/xgboost-evil:1", False),
+    ("docker.io/library/python:3.11", False),
+])  # fmt: skip
+def test_images_are_matched_by_registry_and_repository_segment_by_segment(
+    tmp_path: Path, image: str, allowed: bool
+) -> None:
+    policy = rules(tmp_path, (
+        "rules:\n  - namespaces: ['*']\n"
+        "    images: ['111122223333.dkr.ecr.*.amazonaws.com/team-a/**',"
+        " '683313688378.dkr.ecr.us-east-1.amazonaws.com/xgboost']\n"
+    ))  # fmt: skip
+    request = typical(AlgorithmSpecification={"TrainingImage": image,
+                                              "TrainingInputMode": "File"})  # fmt: skip
+    assert (policy.violations("ns", "us-east-1", request) == []) is allowed
+    rule = typical(DebugRuleConfigurations=[{"RuleConfigurationName": "r",
+                                             "RuleEvaluatorImage": image}])  # fmt: skip
+    problems = policy.violations("ns", "us-east-1", rule)
+    assert any("ruleEvaluatorImage" in problem for problem in problems) is not allowed
+
+
+def test_costs_are_limited_and_a_jobs_instance_groups_add_up(tmp_path: Path) -> None:
+    policy = rules(tmp_path, (
+        "rules:\n  - namespaces: ['*']\n"
+        "    instanceTypes: ['ml.m5.*']\n    maxInstanceCount: 4\n    maxVolumeSizeInGB: 50\n"
+        "    maxRuntimeInSeconds: 7200\n    maxKeepAliveInSeconds: 600\n"
+    ))  # fmt: skip
+
+    def refused(**overrides: Any) -> list[str]:
+        problems = policy.violations("ns", "us-east-1", typical(**overrides))
+        return [problem.split()[0] for problem in problems]
+
+    assert refused() == []
+    assert refused(
+        ResourceConfig={"InstanceType": "ml.p4d.24xlarge", "InstanceCount": 1, "VolumeSizeInGB": 5}
+    ) == ["spec.resourceConfig.instanceType"]
+    assert refused(ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 5,
+                                   "VolumeSizeInGB": 51, "KeepAlivePeriodInSeconds": 3600}) == [
+        "spec.resourceConfig.instanceCount", "spec.resourceConfig.volumeSizeInGB",
+        "spec.resourceConfig.keepAlivePeriodInSeconds", "spec.resourceConfig"]  # fmt: skip
+    groups = [{"InstanceGroupName": f"g{n}", "InstanceType": "ml.m5.large", "InstanceCount": 2}
+              for n in range(3)]  # fmt: skip
+    assert refused(ResourceConfig={"InstanceGroups": groups, "VolumeSizeInGB": 5}) == [
+        "spec.resourceConfig"]  # 6 instances in all  # fmt: skip
+    # SageMaker's default when left out: a day, over the limit.
+    assert refused(StoppingCondition={}) == ["spec.stoppingCondition.maxRuntimeInSeconds"]
+    assert refused(StoppingCondition={"MaxRuntimeInSeconds": 7201}) == [
+        "spec.stoppingCondition.maxRuntimeInSeconds"]  # fmt: skip
+
+
+def test_switches_and_spot_only(tmp_path: Path) -> None:
+    policy = rules(tmp_path, (
+        "rules:\n  - namespaces: ['*']\n"
+        "    remoteDebug: false\n    sessionTagChaining: false\n    spotOnly: true\n"
+        "    experiments: ['team-a-*']\n"
+    ))  # fmt: skip
+    spot: dict[str, Any] = {
+        "EnableManagedSpotTraining": True,
+        "StoppingCondition": {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 7200},
+    }
+    assert policy.violations("ns", "us-east-1", typical(**spot)) == []
+    assert policy.violations("ns", "us-east-1", typical())[0].startswith(
+        "spec.enableManagedSpotTraining must be true")  # fmt: skip
+    opened = typical(RemoteDebugConfig={"EnableRemoteDebug": True},
+                     SessionChainingConfig={"EnableSessionTagChaining": True},
+                     ExperimentConfig={"ExperimentName": "team-b-x", "TrialName": "team-a-y"},
+                     **spot)  # fmt: skip
+    assert [problem.split()[0] for problem in policy.violations("ns", "us-east-1", opened)] == [
+        "spec.experimentConfig.experimentName", "spec.remoteDebugConfig.enableRemoteDebug",
+        "spec.sessionChainingConfig.enableSessionTagChaining"]  # fmt: skip
+    closed = typical(RemoteDebugConfig={"EnableRemoteDebug": False}, **spot)
+    assert policy.violations("ns", "us-east-1", closed) == []
+
+
+def test_without_strict_what_a_rule_leaves_out_is_allowed_and_with_it_denied(
+    tmp_path: Path,
+) -> None:
+    """One team's policy may stay short; several teams' must be strict (before, team B's
+    rule without fileSystems let it mount team A's FSx)."""
+    loose = rules(tmp_path, "rules:\n  - namespaces: [team-b]\n    s3Prefixes: ['s3://']\n")
+    request = typical(InputDataConfig=fsx("/fsx/team-a"),
+                      RemoteDebugConfig={"EnableRemoteDebug": True})  # fmt: skip
+    assert loose.violations("team-b", "us-east-1", request) == []
+    strict = rules(tmp_path, (
+        "strict: true\nrules:\n  - namespaces: [team-b]\n    roles: ['*']\n"
+        "    s3Prefixes: ['s3://']\n    images: ['*']\n    instanceTypes: ['*']\n"
+        "    maxInstanceCount: 1\n    maxVolumeSizeInGB: 5\n    maxRuntimeInSeconds: 3600\n"
+        "    regions: [us-east-1]\n"
+    ))  # fmt: skip
+    assert strict.violations("team-b", "us-east-1", typical()) == []
+    problems = strict.violations("team-b", "us-east-1", request)
+    assert [problem.split()[0] for problem in problems] == [
+        "spec.inputDataConfig[0].dataSource.fileSystemDataSource.fileSystemId",
+        "spec.inputDataConfig[0].dataSource.fileSystemDataSource.directoryPath",
+        "spec.remoteDebugConfig.enableRemoteDebug"]  # fmt: skip
+    assert "no fileSystems listed" in problems[0]
+    unlimited = rules(tmp_path, "strict: true\nrules:\n  - namespaces: [team-b]\n")
+    assert any("sets no maxInstanceCount, and a strict policy denies" in problem
+               for problem in unlimited.violations("team-b", "us-east-1", typical()))  # fmt: skip
+    assert unlimited.violations("team-b", "eu-west-1", typical())[-1] == (
+        "region eu-west-1 is not allowed in namespace team-b (allowed: none listed)")  # fmt: skip
+
+
+def test_a_strict_policy_names_each_namespace(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match=r"rules\[1\].namespaces \['team-\*'\]: a strict"):
+        rules(tmp_path, "strict: true\nrules:\n  - namespaces: [a]\n  - namespaces: ['team-*']\n")
+    selected = rules(tmp_path, ("strict: true\nrules:\n  - namespaceSelector:\n"
+                                "      matchLabels: {tenant: a}\n"))  # fmt: skip
+    assert selected.strict
+
+
+def test_the_readme_table_is_the_policys_own_walk_of_the_model() -> None:
+    table = policy_table.markdown()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert table in readme, f"paste this table into the README's Security section:\n{table}"
+    for path, kind in every_location():
+        assert f"`{path}`" in table
+        assert f"`{kind.value}`" in table

@@ -16,13 +16,18 @@ from typing import Any, cast
 from botocore.exceptions import EndpointConnectionError
 
 from sagemaker_operator.aws.accounts import OWN, Account
-from sagemaker_operator.aws.gateway import Page
+from sagemaker_operator.aws.arns import JobArn
+from sagemaker_operator.aws.gateway import Page, RateLimits
+from sagemaker_operator.controller.memory import JobMemory
 from sagemaker_operator.controller.runtime import ResourceRef, Runtime
-from sagemaker_operator.controller.tracking import Tracked, Tracker
+from sagemaker_operator.controller.tracked import Tracked
+from sagemaker_operator.controller.tracking import Tracker
 from sagemaker_operator.settings import OperatorSettings
 
 REGION = "us-east-1"
-T0 = datetime.datetime(2026, 11, 28, 12, 0, tzinfo=datetime.UTC)
+# The scripts' clock starts an hour ago: resources older than a day would be described
+# before their creation bounds a list.
+T0 = datetime.datetime.now(datetime.UTC).replace(microsecond=0) - datetime.timedelta(hours=1)
 
 
 def tick(tracker: Tracker, index: dict[str, list[Tracked]]) -> None:
@@ -39,10 +44,14 @@ def at(seconds: float) -> datetime.datetime:
     return T0 + datetime.timedelta(seconds=seconds)
 
 
+def job_arn(name: str) -> str:
+    return f"arn:aws:sagemaker:{REGION}:123456789012:training-job/{name}"
+
+
 def summary(name: str, secondary: str, modified: float) -> dict[str, Any]:
     return {
         "TrainingJobName": name,
-        "TrainingJobArn": f"arn:aws:sagemaker:{REGION}:123456789012:training-job/{name}",
+        "TrainingJobArn": job_arn(name),
         "CreationTime": at(0),
         "LastModifiedTime": at(modified),
         "TrainingJobStatus": "InProgress",
@@ -57,15 +66,20 @@ class ScriptedSageMaker:
 
     jobs: dict[str, dict[str, Any]]
     asked: list[datetime.datetime] = field(default_factory=list)
+    created_after: list[datetime.datetime | None] = field(default_factory=list)
+    described: list[str] = field(default_factory=list)
+    limits: RateLimits = field(default_factory=RateLimits)
     during_next_list: list[dict[str, Any]] = field(default_factory=list)
     now: float = 0.0
     outage: bool = False
 
     async def jobs_modified_after(
-        self, region: str, moment: datetime.datetime, **_: Any
-    ) -> AsyncIterator[Page]:
+        self, region: str, moment: datetime.datetime, *,
+        created_after: datetime.datetime | None = None, **_: Any,
+    ) -> AsyncIterator[Page]:  # fmt: skip
         """Two pages, 4 s apart (a slow list): the first job (in creation order), then the rest."""
         self.asked.append(moment)
+        self.created_after.append(created_after)
         if self.outage:
             raise EndpointConnectionError(endpoint_url="https://sagemaker.invalid")
         first, *others = self.jobs
@@ -74,6 +88,10 @@ class ScriptedSageMaker:
             self.jobs[change["TrainingJobName"]] = change
         self.during_next_list = []
         yield Page(self._changed(others, moment), at(self.now + 4))
+
+    async def describe_training_job(self, region: str, name: str, **_: Any) -> dict[str, Any]:
+        self.described.append(name)
+        return dict(self.jobs[name])
 
     def _changed(self, names: list[str], moment: datetime.datetime) -> list[dict[str, Any]]:
         return [dict(self.jobs[name]) for name in names
@@ -95,6 +113,7 @@ class Recorder:
     patches: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     settings: OperatorSettings = field(default_factory=OperatorSettings)
     owned: set[tuple[str, str]] = field(default_factory=Everything)
+    memory: JobMemory = field(default_factory=JobMemory)
 
     async def patch_status(
         self, ref: ResourceRef, status: dict[str, Any], expect: Any = None
@@ -108,23 +127,29 @@ class Recorder:
         return OWN
 
 
+def stamp(seconds: float) -> str:
+    return at(seconds).isoformat().replace("+00:00", "Z")
+
+
 def fresh(name: str, created: float) -> Tracked:
     """A resource whose create handler just wrote the ARN: no SageMaker time in status."""
-    status = {"trainingJobArn": f"arn-{name}", "trainingJobName": name, "region": REGION}
-    stamp = at(created).isoformat().replace("+00:00", "Z")
-    return Tracked(ResourceRef("ns", name, f"uid-{name}"), REGION, name, 1, status, stamp)
+    status = {"trainingJobArn": job_arn(name), "trainingJobName": name, "region": REGION}
+    return Tracked(ResourceRef("ns", name, f"uid-{name}"), JobArn.parse(job_arn(name)), 1,
+                   status, stamp(created))  # fmt: skip
 
 
 def tracked(name: str, secondary: str, modified: float) -> Tracked:
+    """A resource created at 0 s whose status shows its job as of ``modified``."""
     status = {
-        "trainingJobArn": f"arn:aws:sagemaker:{REGION}:123456789012:training-job/{name}",
+        "trainingJobArn": job_arn(name),
         "trainingJobName": name,
         "region": REGION,
         "trainingJobStatus": "InProgress",
         "secondaryStatus": secondary,
         "lastModifiedTime": at(modified).isoformat(),
     }
-    return Tracked(ResourceRef("ns", name, f"uid-{name}"), REGION, name, 1, status)
+    return Tracked(ResourceRef("ns", name, f"uid-{name}"), JobArn.parse(job_arn(name)), 1,
+                   status, stamp(0))  # fmt: skip
 
 
 def written(recorder: Recorder, name: str) -> list[str]:
@@ -241,16 +266,54 @@ def test_a_job_created_long_after_its_resource_is_listed_from_its_create_call() 
         ]
     }
     sagemaker.now = 41
-    resource = Tracked(queued.ref, REGION, "late", 1, status, queued.created)
+    resource = Tracked(queued.ref, queued.job, 1, status, queued.created)
     asyncio.run(Tracker(cast(Runtime, Recorder(sagemaker))).tick({REGION: [resource]}))
     assert at(30) <= sagemaker.asked[0] < at(40)
 
 
+def test_a_status_cannot_move_what_a_list_reads() -> None:
+    """A creationTime of 2000 in status (a tenant may write status) leaves the list's
+    creation bound at the resource's creationTimestamp (before: it went back to 2000, and
+    every list read the region's history)."""
+    sagemaker = ScriptedSageMaker({"a": summary("a", "Training", 5)})
+    tampered = tracked("a", "Downloading", 1)
+    status = dict(tampered.status, creationTime="2000-01-01T00:00:00Z",
+                  lastModifiedTime="2000-01-01T00:00:00Z")  # fmt: skip
+    sagemaker.now = 10
+    tick(Tracker(cast(Runtime, Recorder(sagemaker))),
+         {REGION: [Tracked(tampered.ref, tampered.job, 1, status, tampered.created)]})  # fmt: skip
+    (bound,) = sagemaker.created_after
+    assert bound is not None
+    assert bound >= at(0) - datetime.timedelta(minutes=1)
+    assert sagemaker.asked[0] >= at(0) - datetime.timedelta(seconds=61)  # and the overlap
+
+
+def test_a_job_older_than_a_day_is_described_before_its_creation_bounds_a_list() -> None:
+    """Its status may say a job that ended long ago runs: the describe tells (no list with
+    a bound of the resource's age), and its CreationTime bounds the lists after."""
+    sagemaker = ScriptedSageMaker({"old": summary("old", "Training", 5)})
+    recorder = Recorder(sagemaker)
+    tracker = Tracker(cast(Runtime, recorder))
+    old = tracked("old", "Downloading", 1)
+    aged = Tracked(old.ref, old.job, 1, old.status,
+                   (T0 - datetime.timedelta(days=3)).isoformat())  # fmt: skip
+    sagemaker.now = 10
+    tick(tracker, {REGION: [aged]})
+    assert sagemaker.described == ["old"]
+    assert sagemaker.asked == []
+    assert written(recorder, "old") == ["Training"]
+    tick(tracker, {REGION: [Tracked(old.ref, old.job, 1, recorder.patches[-1][1] | {
+        "trainingJobArn": old.job.arn}, aged.created)]})  # fmt: skip
+    assert sagemaker.created_after == [at(0) - datetime.timedelta(seconds=1)]
+
+
 @dataclass
 class Ticking:
-    """Just what Tracker.stalled reads of the runtime: the poll interval."""
+    """Just what Tracker.stalled reads of the runtime: the poll interval (and the memory
+    every tracker shares)."""
 
     settings: Any
+    memory: JobMemory = field(default_factory=JobMemory)
 
 
 def test_liveness_fails_once_no_tick_has_finished_for_five_intervals_or_a_minute() -> None:

@@ -134,6 +134,9 @@ class EventQueue:
     def __init__(self, url: str, region: str, workers: int) -> None:
         self.url = url
         self.region = queue_region(url, region)
+        # The queue's own account (from its ARN, once read): the account whose events it
+        # serves, besides those a rule elsewhere forwards.
+        self.account: str | None = None
         config = Config(
             connect_timeout=CONNECT_TIMEOUT, read_timeout=WAIT + READ_MARGIN,
             retries={"mode": "standard", "total_max_attempts": 2},
@@ -148,7 +151,11 @@ class EventQueue:
         """The queue's ARN (an error when the queue cannot be read)."""
         answer = await self._run(lambda: self._client.get_queue_attributes(
             QueueUrl=self.url, AttributeNames=["QueueArn"]))  # fmt: skip
-        return str(answer.get("Attributes", {}).get("QueueArn", self.url))
+        arn = str(answer.get("Attributes", {}).get("QueueArn", self.url))
+        fields = arn.split(":")
+        if len(fields) == 6 and fields[4].isdigit():
+            self.account = fields[4]
+        return arn
 
     async def receive(self) -> list[Message]:
         answer = await self._run(lambda: self._client.receive_message(

@@ -1,8 +1,9 @@
 """Generates the TrainingJob CRD and its pydantic models from botocore's SageMaker model.
 
 One source of truth: ``make generate`` (``sagemaker-operator generate``) rewrites
-``crds/`` and ``sagemaker_operator/api/trainingjob.py``; a test fails when the committed
-files differ from a fresh generation. Generation is deterministic for a given botocore
+``crds/`` and ``sagemaker_operator/api/trainingjob.py``, and the namespace policy's part of
+the chart's values schema from the policy's model; a test fails when the committed files
+differ from a fresh generation. Generation is deterministic for a given botocore
 version, which is pinned in the development dependencies and named in both headers.
 """
 
@@ -16,7 +17,7 @@ import botocore.session
 import yaml
 
 from sagemaker_operator import api
-from sagemaker_operator.codegen import crd, models
+from sagemaker_operator.codegen import chart, crd, models
 
 CRD_FILE = Path("crds") / f"{api.PLURAL}.{api.GROUP}.yaml"
 MODELS_FILE = Path("operator") / "sagemaker_operator" / "api" / "trainingjob.py"
@@ -30,7 +31,7 @@ class Generated:
     stats: crd.SchemaStats
 
 
-def generate() -> Generated:
+def generate(root: Path | None = None) -> Generated:
     model = botocore.session.get_session().get_service_model("sagemaker")
     origin = f"botocore {botocore.__version__}'s SageMaker service model (API {model.api_version})"
     definition, stats = crd.custom_resource_definition(
@@ -47,11 +48,13 @@ def generate() -> Generated:
         '"""\n'
     ))  # fmt: skip
     files = {CRD_FILE: crd_text, PACKAGED_CRD_FILE: crd_text, MODELS_FILE: models_text}
+    if root is not None:  # the chart's values schema: its policy part, in its committed text
+        files[chart.VALUES_SCHEMA] = chart.values_schema((root / chart.VALUES_SCHEMA).read_text())
     return Generated(files, stats)
 
 
 def write(root: Path) -> Generated:
-    generated = generate()
+    generated = generate(root)
     for relative, text in generated.files.items():
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
         (root / relative).write_text(text)
@@ -62,6 +65,6 @@ def stale_files(root: Path) -> list[Path]:
     """The generated files whose committed text differs from a fresh generation."""
     return [
         relative
-        for relative, text in generate().files.items()
+        for relative, text in generate(root).files.items()
         if not (root / relative).exists() or (root / relative).read_text() != text
     ]

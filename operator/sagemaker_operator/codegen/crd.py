@@ -43,7 +43,6 @@ from sagemaker_operator.codegen.docs import describe
 SHORT_NAMES = ["smtj"]
 CATEGORIES = ["sagemaker"]
 
-TRAINING_JOB_NAME = "^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
 INSTANCE_TYPE_PATTERN = r"^ml\.[a-z0-9-]+\.[a-z0-9]+$"
 REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"
 DEFAULT_MAX_RUNTIME = 86_400  # SageMaker's default MaxRuntimeInSeconds
@@ -299,12 +298,14 @@ def spec_schema(builder: SchemaBuilder) -> dict[str, Any]:
         "(RoleArn is roleArn). Only what UpdateTrainingJob changes can change once "
         "created."
     )
-    # The name may come from metadata.name (checked at the root, where metadata is visible).
+    # The name defaults to one made from metadata.name and the resource's UID.
     schema["required"] = [name for name in schema["required"] if name != "trainingJobName"]
     name = schema["properties"]["trainingJobName"]
     name["description"] = (
-        "The SageMaker training job name, unique per account and region. "
-        "Defaults to metadata.name. " + name.get("description", "")
+        "The SageMaker training job name, unique per account and region for good. Defaults "
+        "to metadata.name (its dots as dashes, cut to fit) and the first 8 hex digits of "
+        "the resource's UID: a resource applied again, or in another namespace, runs a job "
+        "of its own. " + name.get("description", "")
     ).strip()
     schema["properties"]["region"] = {
         "type": "string",
@@ -481,15 +482,6 @@ def custom_resource_definition(model: ServiceModel, header: dict[str, str]) -> t
     dict[str, Any], SchemaStats
 ]:  # fmt: skip
     builder = SchemaBuilder(model)
-    root_rules = [rule(
-        "has(self.spec.trainingJobName) || "
-        f"self.metadata.name.matches('{_cel_string(TRAINING_JOB_NAME)}')",
-        "metadata.name is not a valid SageMaker training job name (at most 63 letters, "
-        "digits and hyphens, starting and ending with a letter or digit): set "
-        "spec.trainingJobName",
-        ".spec",
-    )]  # fmt: skip
-    builder.stats.cel_rules += len(root_rules)
     schema = {
         "type": "object",
         "description": "A SageMaker training job, run and tracked by sagemaker-operator.",
@@ -501,7 +493,6 @@ def custom_resource_definition(model: ServiceModel, header: dict[str, str]) -> t
             "spec": spec_schema(builder),
             "status": status_schema(builder),
         },
-        "x-kubernetes-validations": root_rules,
     }
     crd = {
         "apiVersion": "apiextensions.k8s.io/v1",

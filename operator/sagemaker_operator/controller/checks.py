@@ -34,6 +34,7 @@ class Planned:
     region: str
     name: str
     account: Account = OWN  # whose credentials every call for the job uses
+    labels: Mapping[str, str] | None = None  # the namespace's, when the policy reads them
 
 
 class RefusedError(Exception):
@@ -66,4 +67,4 @@ def plan_job(
         raise RefusedError("PolicyDenied", "; ".join(denied))
     account = policy.account_for(owner.namespace, labels)
     assert account is not None  # a rule covers the namespace: it allowed the request
-    return Planned(request, region, job_name(parsed, owner), account)
+    return Planned(request, region, job_name(parsed, owner), account, labels)

@@ -22,11 +22,12 @@ import urllib3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sagemaker_operator.aws.accounts import Account, said
+from sagemaker_operator.aws.arns import JobArn, NotAJobArnError
 from sagemaker_operator.aws.errors import classify
-from sagemaker_operator.controller.adopt import AdoptRefusedError, adopt, adopting
+from sagemaker_operator.controller.adopt import adopt, adopting
 from sagemaker_operator.controller.checks import Planned, RefusedError, plan_job
 from sagemaker_operator.controller.finalizer import hold
-from sagemaker_operator.controller.ownership import Ownership, creation_time, judge
+from sagemaker_operator.controller.ownership import Ownership, creation_time, judge, owned_pair
 from sagemaker_operator.controller.requests import Owner
 from sagemaker_operator.controller.runtime import ResourceRef, Runtime
 from sagemaker_operator.status.conditions import (
@@ -34,7 +35,7 @@ from sagemaker_operator.status.conditions import (
     verdict_for_job,
     verdict_for_problem,
 )
-from sagemaker_operator.status.fields import status_fields
+from sagemaker_operator.status.fields import identity_fields, status_fields
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,8 @@ async def plan(runtime: Runtime, ref: ResourceRef, spec: Mapping[str, Any]) -> P
             f"cannot read namespace {ref.namespace}'s labels for the policy: {error}",
             delay=runtime.settings.retry_delay,
         ) from error
-    owner = Owner(ref.uid, ref.namespace, ref.name)
+    owner = Owner(ref.uid, ref.namespace, ref.name, runtime.cluster_id)
+    runtime.note_served(ref.namespace, labels)
     return plan_job(spec, owner, runtime.policy, runtime.default_region, labels)
 
 
@@ -87,7 +89,7 @@ async def create_job(
         )
         await runtime.error_event(ref, reason, message)
 
-    owner = Owner(ref.uid, ref.namespace, ref.name)
+    owner = Owner(ref.uid, ref.namespace, ref.name, runtime.cluster_id)
     try:
         planned = await plan(runtime, ref, spec)
     except RefusedError as refused:
@@ -101,22 +103,18 @@ async def create_job(
     described: Mapping[str, Any] | None
     try:
         if adopting(annotations or {}):
-            described = await adopt(runtime, region, name, request, owner, account=account)
+            described = await adopt(runtime, planned, owner, annotations or {})
             arn = str(described["TrainingJobArn"])
         else:
             arn, described = await _create_or_adopt(runtime, region, name, request, owner,
                                                     account=account)  # fmt: skip
-    except AdoptRefusedError as refused:
+        identity = identity_fields(_job_arn(arn, name, region), name)
+    except RefusedError as refused:  # adoption refused, a name conflict, an unknown ARN
         await stall(refused.reason, refused.message)
         return
     except TagsNotListedError as error:
         # The job was created for someone, moments ago; its tags will say whom.
         raise kopf.TemporaryError(str(error), delay=TAG_RETRY_DELAY) from error
-    except NameConflictError:
-        await stall("NameConflict", f"a training job named {name} already exists in {region} "
-                    f"and was not created for this resource ({ref.namespace}/{ref.name}); "
-                    "set spec.trainingJobName to another name")  # fmt: skip
-        return
     except (ClientError, BotoCoreError) as error:
         failure = classify(error)
         failure = replace(failure, message=said(failure.message, account))
@@ -145,17 +143,21 @@ async def create_job(
         described or {"TrainingJobStatus": "InProgress", "SecondaryStatus": "Starting"}
     )
     fields = status_fields(job, verdict_for_job(job), generation, conditions)
-    fields.update(trainingJobArn=arn, trainingJobName=name, region=region,
-                  cloudWatchLogsUrl=logs_url(region, name))  # fmt: skip
+    fields.update(identity)
     patch.status.update(fields)
-    runtime.owned.add((ref.uid, arn))
+    runtime.owned.add(owned_pair(ref.uid, arn))
     runtime.last_error.pop(ref.uid, None)
     await runtime.event(ref, "Adopted" if described else "Created",
                   f"training job {name} in {region}: {arn}")  # fmt: skip
 
 
-class NameConflictError(Exception):
-    """A job of that name exists in the region and was not created for this resource."""
+def _job_arn(arn: str, name: str, region: str) -> JobArn:
+    """The job's ARN, read; RefusedError when it is not SageMaker's format (nothing could
+    track the job by it)."""
+    try:
+        return JobArn.parse(arn)
+    except NotAJobArnError as error:
+        raise RefusedError("UnknownArn", f"training job {name} in {region}: {error}") from error
 
 
 class TagsNotListedError(Exception):
@@ -189,13 +191,8 @@ async def _create_or_adopt(
         raise TagsNotListedError(f"training job {name} in {region} exists, created moments ago; "
                                  "its tags are not listed yet, to tell whose it is")  # fmt: skip
     if found is Ownership.NOT_OURS:
-        raise NameConflictError(name)
+        raise RefusedError("NameConflict", (
+            f"a training job named {name} already exists in {region} and was not created "
+            f"for this resource ({owner.namespace}/{owner.name}); set spec.trainingJobName "
+            "to another name"))  # fmt: skip
     return arn, described
-
-
-def logs_url(region: str, name: str) -> str:
-    return (
-        f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
-        f"#logsV2:log-groups/log-group/$252Faws$252Fsagemaker$252FTrainingJobs"
-        f"$3FlogStreamNameFilter$3D{name}$252F"
-    )

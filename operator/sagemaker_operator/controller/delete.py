@@ -15,6 +15,7 @@ from sagemaker_operator.api import GROUP
 from sagemaker_operator.api.trainingjob import Spec
 from sagemaker_operator.aws import accounts
 from sagemaker_operator.aws.accounts import Account
+from sagemaker_operator.aws.arns import JobArn, NotAJobArnError
 from sagemaker_operator.aws.errors import classify
 from sagemaker_operator.controller.adopt import adopting
 from sagemaker_operator.controller.ownership import Ownership, creation_time, ownership
@@ -57,18 +58,21 @@ async def delete_job(
 ) -> None:
     """Return when the resource may go; raise kopf.TemporaryError to be called again.
 
-    Only a job whose UID tag is this resource's is ever stopped. Without an ARN in status
-    (a crash between create and the status write, or a create whose answer was lost),
-    the job is looked for by the name the create handler would have used, and the
-    resource goes only once no job of its own can be running.
+    Only a job whose UID tag is this resource's is ever stopped. The job is the one the
+    status's ARN names (its region and name from the ARN); a status that says the job
+    ended is taken at its word only when AWS said so to this process (a tenant may write
+    status): else the job is described first. Without an ARN in status (a crash between
+    create and the status write, or a create whose answer was lost), the job is looked for
+    by the name the create handler would have used, and the resource goes only once no job
+    of its own can be running.
     """
     runtime.last_error.pop(ref.uid, None)
-    if status.get("trainingJobStatus") in END_STATES and status.get("trainingJobArn"):
-        return
     target = _target(runtime, ref, status, spec or {})
     if target is None:
         return  # no job could have been created for it
-    region, name = target
+    region, name, job = target
+    if job is not None and runtime.memory.ended.get(job.key) == ref.uid:
+        return  # AWS answered it ended: nothing to stop
     if await _policy(runtime, ref, annotations) == "retain":
         await runtime.event(ref, "Retained", f"training job {name} in {region} left running")
         return
@@ -76,8 +80,13 @@ async def delete_job(
     account = await _account(runtime, ref)
     try:
         described = await runtime.gateway.describe_training_job(region, name, account=account)
-        found = await ownership(runtime, region, str(described["TrainingJobArn"]), ref.uid,
-                                creation_time(described), account=account)  # fmt: skip
+        arn = str(described["TrainingJobArn"])
+        job_status = described["TrainingJobStatus"]
+        if job_status in END_STATES:
+            return
+        found = Ownership.NOT_OURS if job is not None and not job.same(arn) else (
+            await ownership(runtime, region, arn, ref.uid, creation_time(described),
+                            account=account))  # fmt: skip
         if found is Ownership.NOT_LISTED_YET:
             raise kopf.TemporaryError(f"training job {name} is new; waiting for its tags to "
                                       "tell whose it is", delay=STOP_CHECK_DELAY)  # fmt: skip
@@ -85,12 +94,9 @@ async def delete_job(
             await runtime.event(ref, "NotOwned", f"training job {name} in {region} was not "
                                 "created for this resource: left alone", warning=True)  # fmt: skip
             return
-        job_status = described["TrainingJobStatus"]
         if job_status == "InProgress":
             await runtime.gateway.stop_training_job(region, name, account=account)
             await runtime.event(ref, "Stopping", f"stopping training job {name} in {region}")
-        elif job_status in END_STATES:
-            return
     except (ClientError, BotoCoreError) as error:
         failure = classify(error)
         if failure.not_found:
@@ -140,15 +146,19 @@ async def _account(runtime: Runtime, ref: ResourceRef) -> Account:
 
 def _target(
     runtime: Runtime, ref: ResourceRef, status: Mapping[str, Any], spec: Mapping[str, Any]
-) -> tuple[str, str] | None:
-    """The region and name of the job this resource may have: from status, or else as the
-    create handler names it (None when its spec could never have made one)."""
+) -> tuple[str, str, JobArn | None] | None:
+    """The region, name and ARN of the job this resource may have: from its status's ARN,
+    or else as the create handler names it (None when its spec could never have made one)."""
     if status.get("trainingJobArn"):
-        return str(status["region"]), str(status["trainingJobName"])
+        try:
+            job = JobArn.parse(status["trainingJobArn"])
+        except NotAJobArnError:
+            pass  # not the operator's writing: the job is looked for by its name
+        else:
+            return job.region, job.name_for(status.get("trainingJobName")), job
     try:
         parsed = Spec.model_validate(dict(spec))
     except ValidationError:
         return None  # refused at create: no job
-    return parsed.region or runtime.default_region, job_name(
-        parsed, Owner(ref.uid, ref.namespace, ref.name)
-    )
+    owner = Owner(ref.uid, ref.namespace, ref.name)
+    return parsed.region or runtime.default_region, job_name(parsed, owner), None

@@ -1,10 +1,13 @@
 """Event mode: status from SageMaker's state-change events, read from an SQS queue.
 
-Receivers long-poll the queue; each event is matched to its resource by the job's name,
-ARN and UID tag (a job of someone else's, or of no resource in flight, is deleted
-unread), and its state is offered to the tracker's writer queue like a list's summary,
-newest by LastModifiedTime first: a duplicate, or an event older than the state written,
-is dropped. A message is deleted only once its state is written (or known stale); one
+Receivers long-poll the queue; each event is matched to its resource by the job's ARN
+and UID tag (a job of someone else's, or of no resource in flight, is deleted unread),
+and its state is offered to the tracker's writer queue like a list's summary, newest by
+LastModifiedTime first: a duplicate, or an event older than the state written, is
+dropped. Whoever may send to the queue could write an event, so each is a hint: its
+envelope must agree with the job's ARN, a time in the future counts as now, and an end
+state is written only as a describe of the job answers it (Tracker.offer_event). A
+message is deleted only once its state is written (or known stale); one
 whose write failed comes back after the queue's visibility timeout. An event for a job
 whose resource does not show it yet (the create handler's write still on its way) is
 kept and offered again every second until it does (while its job is young), and left in
@@ -31,6 +34,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sagemaker_operator import metrics
 from sagemaker_operator.aws import accounts
+from sagemaker_operator.aws.arns import JobArn, NotAJobArnError
 from sagemaker_operator.aws.errors import classify
 from sagemaker_operator.aws.events import (
     BATCH,
@@ -42,7 +46,8 @@ from sagemaker_operator.aws.events import (
 )
 from sagemaker_operator.controller.requests import UID_TAG
 from sagemaker_operator.controller.runtime import NoAccountError, Runtime
-from sagemaker_operator.controller.tracking import Tracked, Tracker
+from sagemaker_operator.controller.tracked import JobKey, Tracked
+from sagemaker_operator.controller.tracking import Tracker
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +163,7 @@ class EventConsumer:
     async def handle(self, messages: list[Message], inflight: Mapping[str, Iterable[Tracked]]
                      ) -> None:  # fmt: skip
         """Offer each message's state to the writer; delete those written or not needed."""
-        lookups: dict[str, dict[str, Tracked]] = {}
+        lookups: dict[str, dict[JobKey, Tracked]] = {}
         waiting: list[tuple[str, asyncio.Future[bool]]] = []
         finished: list[str] = []
         for message in messages:
@@ -192,19 +197,26 @@ class EventConsumer:
 
     async def _offer(
         self, message: Message, inflight: Mapping[str, Iterable[Tracked]],
-        lookups: dict[str, dict[str, Tracked]],
+        lookups: dict[str, dict[JobKey, Tracked]],
     ) -> tuple[str, asyncio.Future[bool] | None]:  # fmt: skip
-        """What became of the message: its outcome, and the future of its write."""
+        """What became of the message: its outcome, and the future of its write.
+
+        A message is a hint, not proof: whoever may send to the queue can write one. It is
+        matched to a resource by the job's ARN and UID tag; its envelope must agree with
+        the job's ARN (account, region) and come from an account the queue serves; its
+        LastModifiedTime is never later than now; and an end state is confirmed by a
+        describe before anything is written (Tracker.offer_event)."""
         try:
             change = parse(message.body)
-        except NotAStateChangeError as error:
+            job = JobArn.parse(change.answer.get("TrainingJobArn"))
+        except (NotAStateChangeError, NotAJobArnError) as error:
             logger.warning("a message of the events queue is dropped: %s", error)
             return "malformed", None
-        if change.region not in lookups:
-            lookups[change.region] = {tracked.job_name: tracked
-                                      for tracked in inflight.get(change.region, [])}  # fmt: skip
-        tracked = lookups[change.region].get(change.job_name)
+        if job.region not in lookups:
+            lookups[job.region] = {tracked.key: tracked
+                                   for tracked in inflight.get(job.region, [])}  # fmt: skip
         uid = change.tags.get(UID_TAG)
+        tracked = lookups[job.region].get((job.key, uid or ""))
         if tracked is None:
             # A young job of some resource (the operator's tag) whose resource does not
             # show it yet: kept to be offered again, and left in the queue meanwhile.
@@ -212,19 +224,37 @@ class EventConsumer:
             if early:
                 self._keep_early(message, change)
             return ("early" if early else "foreign"), None
-        if uid != tracked.ref.uid or change.answer.get("TrainingJobArn") != tracked.status.get(
-            "trainingJobArn"
-        ):
-            return "foreign", None
+        refused = self._refused(change, job)
+        if refused is not None:
+            logger.warning("an event for %s is dropped: %s", job.arn, refused)
+            return "refused", None
         try:
             account = await self.runtime.account_for(tracked.ref.namespace)
         except (NoAccountError, kubernetes.client.ApiException, OSError,
                 urllib3.exceptions.HTTPError):  # fmt: skip
             return "foreign", None  # no account now: the lists decide, when there is one
-        if not accounts.holds(account, str(tracked.status.get("trainingJobArn"))):
+        if not accounts.holds(account, job.arn):
             return "foreign", None
-        done = self.tracker.offer_event(replace(tracked, account=account), change.answer)
+        answer = dict(change.answer)
+        now = datetime.datetime.now(datetime.UTC)
+        if change.modified is not None and change.modified > now:
+            answer["LastModifiedTime"] = now  # a future time would outrank every later state
+        done = self.tracker.offer_event(replace(tracked, account=account), answer)
         return ("written", done) if done is not None else ("stale", None)
+
+    def _refused(self, change: StateChange, job: JobArn) -> str | None:
+        """Why an event's envelope cannot be the job's (None: it can)."""
+        if (change.account, change.region) != (job.account, job.region):
+            return (f"its envelope says account {change.account}, region {change.region}; the "
+                    "job's ARN another")  # fmt: skip
+        if not job.same(f"arn:{job.partition}:sagemaker:{job.region}:{job.account}:"
+                        f"training-job/{change.job_name}"):  # fmt: skip
+            return f"its detail names job {change.job_name!r}, its ARN another"
+        served = self.queue.account
+        if served is not None and change.account not in {served, *self.runtime.policy.accounts}:
+            return (f"account {change.account} is neither the queue's nor one the namespace "
+                    "policy assumes a role in")  # fmt: skip
+        return None
 
     def _healthy(self) -> None:
         if not self._flowing:

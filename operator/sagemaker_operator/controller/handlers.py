@@ -14,11 +14,13 @@ from sagemaker_operator import metrics
 from sagemaker_operator.api import GROUP, PLURAL, VERSION
 from sagemaker_operator.aws.events import EventQueue
 from sagemaker_operator.controller import finalizer, webhook
+from sagemaker_operator.controller.adopt import adopting
 from sagemaker_operator.controller.create import create_job
 from sagemaker_operator.controller.delete import delete_job
 from sagemaker_operator.controller.events import RECEIVERS, EventConsumer
 from sagemaker_operator.controller.runtime import ResourceRef, Runtime
-from sagemaker_operator.controller.tracking import Tracker, tracked_from
+from sagemaker_operator.controller.tracked import tracked_from
+from sagemaker_operator.controller.tracking import Tracker
 from sagemaker_operator.controller.update import update_job
 
 RESOURCE = (GROUP, VERSION, PLURAL)
@@ -54,6 +56,9 @@ async def start(*, settings: kopf.OperatorSettings, memo: Any, **kwargs: Any) ->
     # inactivity timeout (70 s since kopf 1.45) for a stream gone silent.
     settings.networking.request_timeout = runtime.settings.kubernetes_timeout
     settings.networking.connect_timeout = runtime.settings.kubernetes_timeout
+    # One cluster-scoped peering object, never one in each watched namespace: tenants may
+    # write those, and one peer there paused every namespace (controller/peering.py).
+    settings.peering.clusterwide = True
     if runtime.settings.namespaces:
         # Exact namespace names: kopf then watches just those, and needs no cluster-wide
         # list/watch on namespaces, which the chart's Roles do not grant (without this,
@@ -114,6 +119,7 @@ def inflight(
 ) -> dict[str, Any] | None:  # fmt: skip
     tracked = tracked_from(namespace or "", name, uid, meta.get("generation", 1), status,
                            created=meta.get("creationTimestamp"),
+                           adopted=adopting(meta.get("annotations", {})),
                            follow_for=memo.runtime.settings.follow_for)  # fmt: skip
     return None if tracked is None else {tracked.region: tracked}
 
@@ -178,4 +184,4 @@ async def delete(
 ) -> None:  # fmt: skip
     await delete_job(memo.runtime, ResourceRef(namespace or "", name, uid), status, annotations,
                      spec)  # fmt: skip
-    memo.runtime.forget(uid)  # released: nothing kept about it
+    memo.runtime.forget(uid, status.get("trainingJobArn"))  # released: nothing kept about it

@@ -11,6 +11,8 @@ import random
 
 import boto3
 import kopf
+import kubernetes
+import urllib3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -88,6 +90,13 @@ def run(settings: OperatorSettings) -> None:
         priority=priority if settings.peering else None,
     )
     runtime.login()
+    try:
+        runtime.cluster_id = runtime.cluster_identity()
+    except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError) as error:
+        raise ConfigurationError(
+            "cannot read the kube-system namespace's UID for this cluster's identity "
+            f"({error}); set SAGEMAKER_OPERATOR_CLUSTER_ID (--cluster-id)"
+        ) from error
     if settings.webhook_port is not None:
         handlers.register_webhook()
     if settings.metrics_port is not None:
@@ -119,6 +128,10 @@ def load_policy(settings: OperatorSettings, region: str) -> Policy:
         except (OSError, ValueError) as error:
             raise ConfigurationError(f"policy file {settings.policy_file}: {error}") from error
     account = settings.account_id
+    logging.getLogger(__name__).warning(
+        "no namespace policy file: every namespace may use the roles and ARNs of the "
+        "operator's own account. Fine for one team; for several, give each namespace a "
+        "rule and set `strict: true` (README, Security)")  # fmt: skip
     if account is None:
         try:
             # Patient: an operator restarted during an AWS hiccup should not crash-loop.

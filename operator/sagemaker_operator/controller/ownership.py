@@ -21,6 +21,8 @@ from sagemaker_operator.controller.runtime import Runtime
 
 # How long after its creation a job may still list without its tags.
 TAG_LAG = datetime.timedelta(minutes=5)
+# A creation time long past: a job whose tags must show by now.
+EARLY = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
 
 
 class Ownership(enum.Enum):
@@ -51,12 +53,18 @@ async def ownership(
     say (and is not called). AWS errors propagate."""
     if not accounts.holds(account, arn):
         return Ownership.NOT_OURS
-    if (uid, arn) in runtime.owned:
+    if owned_pair(uid, arn) in runtime.owned:
         return Ownership.OURS
     found = judge(await runtime.gateway.list_tags(region, arn, account=account), uid, created)
     if found is Ownership.OURS:
-        runtime.owned.add((uid, arn))
+        runtime.owned.add(owned_pair(uid, arn))
     return found
+
+
+def owned_pair(uid: str, arn: str) -> tuple[str, str]:
+    """How Runtime.owned holds a resource's own job: its UID and the ARN, case ignored
+    (aws/arns.py)."""
+    return uid, arn.lower()
 
 
 def creation_time(answer: Mapping[str, Any]) -> datetime.datetime | None:

@@ -1,14 +1,19 @@
 """A TrainingJob resource becomes the exact CreateTrainingJob request the operator sends.
 
-The job name defaults to ``metadata.name``; the operator's ownership tags (the resource's
-UID, namespace and name, under a key prefix the CRD forbids in ``spec.tags``) go next to
-the user's, so a job found after a crash can be told apart from someone else's. The
-request is then checked against botocore's model (its validator plus the constraints it
-leaves to the service), which also covers what the CRD leaves to the operator.
+The job name is ``spec.trainingJobName`` when set, else ``metadata.name`` with a short
+suffix from the resource's UID: SageMaker's job names are unique in an account and region
+for good, so a resource deleted and applied again, or the same manifest in two
+namespaces, each get a job of their own, and nobody can take the name another team's
+resource will ask for. The operator's ownership tags (the resource's UID, namespace and
+name, and the cluster's identity, under a key prefix the CRD forbids in ``spec.tags``) go
+next to the user's, so a job found after a crash can be told apart from someone else's.
+The request is then checked against botocore's model (its validator plus the constraints
+it leaves to the service), which also covers what the CRD leaves to the operator.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,17 +29,22 @@ from sagemaker_operator.aws.defaults import with_defaults
 UID_TAG = f"{RESERVED_TAG_PREFIX}uid"
 NAMESPACE_TAG = f"{RESERVED_TAG_PREFIX}namespace"
 NAME_TAG = f"{RESERVED_TAG_PREFIX}name"
-OWNERSHIP_TAGS = (UID_TAG, NAMESPACE_TAG, NAME_TAG)
+CLUSTER_TAG = f"{RESERVED_TAG_PREFIX}cluster"
+OWNERSHIP_TAGS = (UID_TAG, NAMESPACE_TAG, NAME_TAG, CLUSTER_TAG)
 MAX_TAGS = 50  # SageMaker's limit per resource, ownership tags included
+NAME_SUFFIX = 8  # characters of the resource's UID a default job name ends with
+MAX_JOB_NAME = 63
 
 
 @dataclass(frozen=True)
 class Owner:
-    """The resource a job belongs to."""
+    """The resource a job belongs to, and the cluster it lives in (the operator's
+    ``--cluster-id``: empty where no job is made, as at admission)."""
 
     uid: str
     namespace: str
     name: str
+    cluster: str = ""
 
 
 class InvalidRequestError(ValueError):
@@ -42,12 +52,25 @@ class InvalidRequestError(ValueError):
 
 
 def job_name(spec: Spec, owner: Owner) -> str:
-    return spec.training_job_name or owner.name
+    return spec.training_job_name or default_job_name(owner)
+
+
+def default_job_name(owner: Owner) -> str:
+    """``metadata.name`` (its dots as dashes), cut to fit, a dash and the first
+    NAME_SUFFIX hex digits of the resource's UID: unique to the resource, and the same
+    every time it is asked (a create retried after a crash finds its own job)."""
+    suffix = owner.uid.replace("-", "")[:NAME_SUFFIX]
+    base = re.sub(r"[^a-zA-Z0-9]+", "-", owner.name).strip("-")
+    base = base[: MAX_JOB_NAME - len(suffix) - 1].rstrip("-")
+    return f"{base}-{suffix}" if base else suffix
 
 
 def ownership_tags(owner: Owner) -> dict[str, str]:
     """The tags that say whose a job is (controller/ownership.py reads them)."""
-    return {UID_TAG: owner.uid, NAMESPACE_TAG: owner.namespace, NAME_TAG: owner.name}
+    tags = {UID_TAG: owner.uid, NAMESPACE_TAG: owner.namespace, NAME_TAG: owner.name}
+    if owner.cluster:
+        tags[CLUSTER_TAG] = owner.cluster
+    return tags
 
 
 def create_request(spec: Spec, owner: Owner) -> dict[str, Any]:

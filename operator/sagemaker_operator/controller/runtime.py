@@ -22,6 +22,7 @@ from sagemaker_operator.api import GROUP, KIND, PLURAL, VERSION
 from sagemaker_operator.aws.accounts import Account
 from sagemaker_operator.aws.gateway import SageMakerGateway
 from sagemaker_operator.controller import peering
+from sagemaker_operator.controller.memory import JobMemory
 from sagemaker_operator.policy import Policy
 from sagemaker_operator.settings import OperatorSettings
 
@@ -70,6 +71,8 @@ class Runtime:
     policy: Policy
     # kopf peering: this replica's priority (None: standalone).
     priority: int | None = None
+    # This cluster's identity, in the ownership tags of every job created or adopted here.
+    cluster_id: str = ""
     # The last AWS error event per resource: the same error retried is reported once. A
     # resource refused before it held the finalizer has no delete handler to drop its
     # entry: the oldest entries go beyond LAST_ERRORS.
@@ -77,8 +80,14 @@ class Runtime:
     # (resource UID, job ARN) pairs known to be the resource's own job: created or adopted
     # by this process, or whose UID tag was read (controller/ownership.py).
     owned: set[tuple[str, str]] = field(default_factory=set)
+    # What this process read from AWS about each job (the tracker learns it): what bounds
+    # lists and follow-ups, and which jobs AWS answered ended.
+    memory: JobMemory = field(default_factory=JobMemory)
     # Namespace labels the policy matched on, with when they were read (account_for).
     _labels: dict[str, tuple[float, Mapping[str, str]]] = field(default_factory=dict)
+    # The first namespaces seen served by each rule that globs its namespaces (two at most:
+    # a second is what is warned of).
+    _served: dict[int, list[str]] = field(default_factory=dict)
     _custom_objects: Any = None
     _core: Any = None
     _posting: set[asyncio.Task[None]] = field(default_factory=set)
@@ -86,10 +95,12 @@ class Runtime:
     # that status patches need.
     _posting_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
 
-    def forget(self, uid: str) -> None:
-        """Drop what is kept about a resource that is gone."""
+    def forget(self, uid: str, arn: Any = None) -> None:
+        """Drop what is kept about a resource that is gone (and its job, ``arn``)."""
         self.last_error.pop(uid, None)
         self.owned = {pair for pair in self.owned if pair[0] != uid}
+        if isinstance(arn, str):
+            self.memory.release(arn.lower(), uid)
 
     def custom_objects(self) -> Any:
         self.login()
@@ -112,6 +123,15 @@ class Runtime:
             client = kubernetes.client.ApiClient(configuration)
             self._custom_objects = kubernetes.client.CustomObjectsApi(client)
             self._core = kubernetes.client.CoreV1Api(client)
+
+    def cluster_identity(self) -> str:
+        """The cluster's identity: the setting, else the kube-system namespace's UID (no
+        tenant can change it, and it lives as long as the cluster). Blocking; raises
+        ApiException when it cannot be read."""
+        if self.settings.cluster_id:
+            return self.settings.cluster_id
+        found = self.core().read_namespace("kube-system", _request_timeout=self.deadline)
+        return str(found.metadata.uid)
 
     @property
     def deadline(self) -> float:
@@ -193,14 +213,10 @@ class Runtime:
             return False
         api = self.custom_objects()
         try:
-            if self.settings.namespaces:
-                found = await asyncio.to_thread(api.get_namespaced_custom_object, "kopf.dev",
-                    "v1", self.settings.namespaces[0], "kopfpeerings", name,
-                    _request_timeout=self.deadline)  # fmt: skip
-            else:
-                found = await asyncio.to_thread(api.get_cluster_custom_object, "kopf.dev", "v1",
-                                                "clusterkopfpeerings", name,
-                                                _request_timeout=self.deadline)  # fmt: skip
+            # Cluster-scoped, whatever the operator watches (controller/peering.py).
+            found = await asyncio.to_thread(api.get_cluster_custom_object, "kopf.dev", "v1",
+                                            "clusterkopfpeerings", name,
+                                            _request_timeout=self.deadline)  # fmt: skip
         except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError) as error:
             logger.warning("cannot read peering %s (%s): not polling", name, error)
             return True
@@ -233,6 +249,25 @@ class Runtime:
             raise NoAccountError(f"no policy rule covers namespace {namespace}: its jobs "
                                  "have no AWS account")  # fmt: skip
         return account
+
+    def note_served(self, namespace: str, labels: Mapping[str, str] | None) -> None:
+        """Warn (once a rule) when a rule that globs its namespaces (the default policy's
+        ``*`` too) serves a second namespace: their jobs may use each other's roles,
+        buckets and networks, which a policy for several tenants must not allow."""
+        found = self.policy.rule_for(namespace, labels)
+        if found is None or not found[1].globbed:
+            return
+        served = self._served.setdefault(found[0], [])
+        if namespace in served or len(served) >= 2:
+            return
+        served.append(namespace)
+        if len(served) == 2:
+            logger.warning(
+                "policy rule %d (namespaces %s) serves namespaces %s and %s: their jobs may "
+                "use the same roles, buckets, keys and networks. For several teams, give each "
+                "namespace a rule of its own and set `strict: true` (README, Security)",
+                found[0], found[1].namespaces, *served,
+            )  # fmt: skip
 
     async def namespace_annotations(self, namespace: str) -> Mapping[str, str]:
         """The namespace's annotations (where a deletion policy may be set for all in it)."""

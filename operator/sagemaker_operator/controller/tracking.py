@@ -3,9 +3,9 @@
 The jobs in flight come from a kopf index of the resources (built from their status, so
 a restarted operator resumes without describing anything). Every ``poll_interval`` the
 tracker lists, per region, the jobs modified since its previous list began, and updates
-each resource of ours from its summary. A job that reached an end state is described
-once, for what a summary cannot carry (failure reason, model artifacts, billable time).
-Status is patched only when it changed.
+each resource of ours from its summary, matched by the job's ARN. A job that reached an
+end state is described once, for what a summary cannot carry (failure reason, model
+artifacts, billable time). Status is patched only when it changed.
 
 AWS is not as kind as that sounds, and each of these is bounded:
 
@@ -15,12 +15,19 @@ AWS is not as kind as that sounds, and each of these is bounded:
 - a change may be listed late (index lag): a job in flight that no list has shown for
   ``resync_after`` is described (at most ``resync_batch`` per region and tick);
 - an ended job's rule evaluations and warm pool settle later: it is described again after
-  ``follow_interval``, doubling up to 300 s, until they settle or ``follow_for`` after its
-  end (with the defaults at most 28 describes per job, typically 1-3), then never again;
+  ``follow_interval``, doubling up to 300 s, until they settle or ``follow_for`` after the
+  tracker first saw it ended (with the defaults at most 28 describes per job, typically
+  1-3), then never again;
 - one job's failure (describe refused, status patch refused) is that job's alone: it
   gets a condition naming the problem or is tried again next tick, and the others go on;
-  a region's failure is that region's alone;
-- a job is tracked only when its UID tag names the resource (controller/ownership.py).
+  a region's failure is that region's alone.
+
+Tenants may write status (``trainingjobs/status``), so nothing in it is proof
+(controller/tracked.py): a job is identified by its ARN, tracked only when its UID tag
+names the resource (controller/guard.py), and what bounds a list or a follow-up is what
+this process read from AWS (controller/memory.py) or the resource's creationTimestamp.
+A job this process has not read yet whose resource is over a day old, or was adopted,
+is described before any list counts on its creation.
 """
 
 from __future__ import annotations
@@ -29,148 +36,55 @@ import asyncio
 import datetime
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any
 
 import kubernetes
 import urllib3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sagemaker_operator import metrics
-from sagemaker_operator.aws.accounts import OWN, Account
+from sagemaker_operator.aws.accounts import Account
 from sagemaker_operator.aws.errors import ASSUME_ROLE_FAILED, AwsError, classify
 from sagemaker_operator.aws.gateway import Page
-from sagemaker_operator.controller.ownership import Ownership, ownership
-from sagemaker_operator.controller.runtime import NoAccountError, ResourceRef, Runtime
+from sagemaker_operator.controller.guard import CONCURRENT_CALLS, OwnershipGuard, each
+from sagemaker_operator.controller.runtime import NoAccountError, Runtime
+from sagemaker_operator.controller.tracked import JobKey, Scope, Tracked, status_time
 from sagemaker_operator.controller.writes import WriteQueue, modified
 from sagemaker_operator.status.conditions import (
     END_STATES,
-    NOT_OWNED,
     Verdict,
-    not_owned,
     settling,
     status_from_sagemaker,
     verdict_for_job,
     verdict_for_problem,
 )
-from sagemaker_operator.status.fields import changed, current_update, status_fields, with_update
+from sagemaker_operator.status.fields import (
+    changed,
+    current_update,
+    identity_fields,
+    status_fields,
+    with_update,
+)
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
-R = TypeVar("R")
 
 # Lists start this long before the previous list began: SageMaker's clock (its Date
 # header, to the second, rounded down) and the moment a change becomes listable may
 # differ by that much.
 OVERLAP = datetime.timedelta(seconds=1)
 IDLE_CHECK = 1.0  # seconds between looks at an empty index
-CONCURRENT_UPDATES = 16  # status patches (and end-state describes) in flight per tick
 MIN_GAP = 1.0  # seconds between the end of a tick and the start of the next, at least
-# How far the Kubernetes apiserver's clock (a resource's creationTimestamp) may be ahead of
-# SageMaker's (its job's CreationTime); both are NTP-synchronised in EKS and AWS.
-CLOCK_SKEW = datetime.timedelta(seconds=2)
-# How long before the create handler writes the conditions SageMaker may have created the
-# job (the successful attempt of CreateTrainingJob, and the status patch after it).
-CREATE_CALL = datetime.timedelta(seconds=5)
 # Liveness fails when no tick has finished for this many poll intervals (and at least
 # STALL_MINIMUM seconds): every call a tick makes has a deadline, so a tick that takes
 # longer is stuck, and only a restart helps.
 STALL_INTERVALS = 5
 STALL_MINIMUM = 60.0
-# The list goes back this much before the oldest job's creation (CreationTimeAfter):
-# the resource's creationTimestamp is Kubernetes' clock, CreationTime SageMaker's.
-CREATION_MARGIN = datetime.timedelta(minutes=1)
 FOLLOW_CEILING = 300.0  # seconds: the longest wait between describes of an ended job
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Where a list runs: an account (its role, or the operator's own) and a region. The
-    account acts with the credentials of ``account`` (the namespaces of one role share a
-    list, whatever their session names)."""
-
-    key: str  # the role ARN, or "own"
-    region: str
-    account: Account = field(compare=False, default=OWN)
-
-    def __str__(self) -> str:
-        return self.region if self.key == "own" else f"{self.region} of account {self.account.id}"
-
-
-@dataclass(frozen=True)
-class Tracked:
-    """A resource whose job is in flight, as the index holds it."""
-
-    ref: ResourceRef
-    region: str
-    job_name: str
-    generation: int
-    status: Mapping[str, Any]
-    # The resource's metadata.creationTimestamp: its job was created later.
-    created: str | None = None
-    # The namespace's account (the tracker sets it from the policy each tick).
-    account: Account = OWN
-
-    @property
-    def scope(self) -> Scope:
-        return Scope(self.account.role_arn or "own", self.region, self.account)
-
-    @property
-    def ended(self) -> bool:
-        return self.status.get("trainingJobStatus") in END_STATES
-
-    @property
-    def created_after(self) -> datetime.datetime:
-        """A moment before the job's creation: what bounds the list to the jobs created since."""
-        stamp = self.status.get("creationTime") or self.created
-        if stamp is not None:
-            return _parse(stamp) - CREATION_MARGIN
-        return self.last_change - CREATION_MARGIN
-
-    @property
-    def last_change(self) -> datetime.datetime:
-        """A moment no later than the job's last change SageMaker would list."""
-        stamp = self.status.get("lastModifiedTime") or self.status.get("creationTime")
-        if stamp is not None:
-            return _parse(stamp)
-        # Just created: its status has no SageMaker time yet. The job was created after its
-        # resource, and shortly before the create handler wrote the conditions.
-        bounds = [_parse(condition["lastTransitionTime"]) - CREATE_CALL
-                  for condition in self.status.get("conditions") or []
-                  if condition.get("lastTransitionTime")]  # fmt: skip
-        if self.created is not None:
-            bounds.append(_parse(self.created))
-        if bounds:
-            return max(bounds) - CLOCK_SKEW
-        return datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=5)
-
-
-def _parse(stamp: Any) -> datetime.datetime:
-    return datetime.datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
-
-
-def tracked_from(
-    namespace: str, name: str, uid: str, generation: int, status: Mapping[str, Any],
-    *, created: str | None = None, follow_for: float = 7200.0,
-) -> Tracked | None:  # fmt: skip
-    """The index entry for a resource, or None when there is nothing to track: no job, a
-    job of someone else, or an ended job that settled (or ended ``follow_for`` ago)."""
-    if not status.get("trainingJobArn") or not_owned(status):
-        return None
-    if status.get("trainingJobStatus") in END_STATES:
-        ended = status.get("trainingEndTime") or status.get("lastModifiedTime")
-        age = datetime.datetime.now(datetime.UTC) - _parse(ended) if ended else None
-        if not settling(status) or (age is not None and age.total_seconds() > follow_for):
-            return None
-    return Tracked(
-        ResourceRef(namespace, name, uid),
-        str(status["region"]),
-        str(status["trainingJobName"]),
-        int(status.get("observedGeneration") or generation),
-        dict(status),
-        created,
-    )
+# A resource this much older than its job may be (a restart found it in flight): its job
+# is described before its creation bounds any list.
+OLD_RESOURCE = datetime.timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -203,40 +117,45 @@ class _DroppedError(Exception):
     """A job's update gave up for good (its resource is gone or now another)."""
 
 
+class WrongJobError(Exception):
+    """An answer about another job than the resource's ARN names: nothing is written."""
+
+
 class Tracker:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        self.memory = runtime.memory
+        self.guard = OwnershipGuard(runtime, self.memory)
         self._since: dict[Scope, datetime.datetime] = {}
-        self._known: dict[Scope, set[str]] = {}
-        # Jobs whose end state is written: the index may hold them a moment longer (until
-        # it sees the status patch), but they must not be listed again.
-        self._finished: dict[Scope, set[str]] = {}
-        # The last list's summaries of jobs the index did not hold (yet): a job created just
-        # before a tick is listed before its resource shows the ARN. When it joins the
-        # index, that summary is its state, and the list need not go back for it.
+        self._known: dict[Scope, set[JobKey]] = {}
+        # The last list's summaries of jobs the index did not hold (yet), by ARN (case
+        # ignored): a job created just before a tick is listed before its resource shows
+        # the ARN. When it joins the index, that summary is its state, and the list need
+        # not go back for it.
         self._unclaimed: dict[Scope, dict[str, Mapping[str, Any]]] = {}
         # The jobs the last tick tried (when it failed, they are not known yet): the quick
         # look at an idle index must not retry a failing tick every second.
-        self._attempted: dict[Scope, set[str]] = {}
+        self._attempted: dict[Scope, set[JobKey]] = {}
         # Updates that failed (a status patch refused, a describe throttled): tried again
         # next tick from the same summary, without listing back for them.
-        self._retry: dict[Scope, dict[str, Mapping[str, Any]]] = {}
+        self._retry: dict[Scope, dict[JobKey, Mapping[str, Any]]] = {}
         self._resume: dict[Scope, _Resume] = {}
         # When each job's state was last read (a list or a describe; time.monotonic()).
-        self._seen: dict[tuple[Scope, str], float] = {}
+        self._seen: dict[tuple[Scope, JobKey], float] = {}
         # Ended jobs still settling: when to describe them next, and the wait after that.
-        self._follow: dict[tuple[Scope, str], tuple[float, float]] = {}
-        # (resource UID, job ARN) pairs found to be the resource's own job, and not.
-        self._verified: set[tuple[str, str]] = set()
-        self._refused: set[tuple[str, str]] = set()
+        self._follow: dict[tuple[Scope, JobKey], tuple[float, float]] = {}
         # When the last tick ended (time.monotonic()), well or not: liveness reads it.
         self.last_finished = time.monotonic()
         # What lists (and events) read is written from here, while the next list is read.
         self.writes: WriteQueue[tuple[Scope, str], _Write] = WriteQueue(
-            self._write, CONCURRENT_UPDATES, _settled
+            self._write, CONCURRENT_CALLS, _settled
         )
         # Whether events bring the status now (controller/events.py sets it).
         self.events_flowing: Callable[[], bool] = lambda: False
+        # Jobs whose end an event told, being confirmed by a describe: one call a job (the
+        # tasks are held here, as asyncio wants).
+        self._confirming: dict[tuple[Scope, str], asyncio.Future[bool]] = {}
+        self._confirmations: set[asyncio.Task[None]] = set()
 
     def stalled(self, now: float | None = None) -> str | None:
         """Why the tracker looks stuck, or None while it finishes its ticks."""
@@ -260,17 +179,55 @@ class Tracker:
     def offer_event(
         self, tracked: Tracked, answer: Mapping[str, Any]
     ) -> asyncio.Future[bool] | None:
-        """Offer a job's state an event told (a DescribeTrainingJob answer); the future says
-        whether it was written. None: it is no newer than the state written or shown."""
+        """Offer a job's state an event told (a DescribeTrainingJob answer, its
+        LastModifiedTime no later than now); the future says whether it was written. None:
+        it is no newer than the state written or shown. An end state is only a hint: the
+        job is described (once, however many events tell it) and that answer written."""
         moment = modified(answer)
-        shown = tracked.status.get("lastModifiedTime")
-        if shown and moment < _parse(shown):
+        shown = status_time(tracked.status.get("lastModifiedTime"))
+        if shown is not None and moment < min(shown, datetime.datetime.now(datetime.UTC)):
             return None
+        if answer.get("TrainingJobStatus") in END_STATES:
+            return self._confirm_end(tracked)
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        key = (tracked.scope, tracked.job_name)
+        key = (tracked.scope, tracked.job.key)
         if not self.writes.offer(key, _Write(tracked, answer, described=True, done=done), moment):
             return None
-        self._seen[key] = time.monotonic()
+        self._seen[(tracked.scope, tracked.key)] = time.monotonic()
+        return done
+
+    def _confirm_end(self, tracked: Tracked) -> asyncio.Future[bool] | None:
+        """Describe a job an event says ended, and offer that answer (its own future)."""
+        if tracked.job.key in self.memory.ended:
+            return None  # AWS said so already: written, or being written
+        key = (tracked.scope, tracked.job.key)
+        confirming = self._confirming.get(key)
+        if confirming is not None:
+            return confirming
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._confirming[key] = done
+
+        async def confirm() -> None:
+            try:
+                answer = await self._described(tracked, "event")
+                if isinstance(answer, AwsError):
+                    logger.warning("confirming the end of %s failed: %s", tracked.job.arn, answer)
+                    done.set_result(False)
+                    return
+                written: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+                if not self.writes.offer(key, _Write(tracked, answer, described=True,
+                                                     done=written), modified(answer)):  # fmt: skip
+                    done.set_result(True)  # what AWS says is written already
+                    return
+                done.set_result(await written)
+            finally:
+                self._confirming.pop(key, None)
+                if not done.done():
+                    done.set_result(False)
+
+        task = asyncio.get_running_loop().create_task(confirm(), name=f"confirm {tracked.job.arn}")
+        self._confirmations.add(task)
+        task.add_done_callback(self._confirmations.discard)
         return done
 
     async def run(self, inflight: Mapping[str, Iterable[Tracked]]) -> None:
@@ -316,12 +273,13 @@ class Tracker:
     def _untracked(self, inflight: Mapping[str, Iterable[Tracked]]) -> bool:
         """Whether the index holds a job in flight that no tick has looked at yet."""
         for region in list(inflight):
-            seen: set[str] = set()
-            for state in (self._known, self._finished, self._attempted):
-                for scope, names in list(state.items()):
+            seen: set[JobKey] = set()
+            for state in (self._known, self._attempted):
+                for scope, keys in list(state.items()):
                     if scope.region == region:
-                        seen |= names
-            if any(tracked.job_name not in seen and not tracked.ended
+                        seen |= keys
+            if any(tracked.key not in seen and not tracked.ended
+                   and tracked.job.key not in self.memory.ended
                    for tracked in inflight.get(region, [])):  # fmt: skip
                 return True
         return False
@@ -330,6 +288,8 @@ class Tracker:
         """One tick in every account and region; one that fails (AWS, an account whose role
         cannot be assumed, or a bug) is that one's failure alone, logged, and tried again
         next tick."""
+        indexed = {tracked.job.key for region in list(inflight) for tracked in inflight[region]}
+        self.memory.forget(lambda arn: arn in indexed)  # their resources are gone
         for region in list(inflight):
             for scope, jobs in (await self._by_account(inflight.get(region, []))).items():
                 try:
@@ -345,11 +305,11 @@ class Tracker:
                     metrics.RECONCILE_ERRORS.labels("TrackingError").inc()
                     logger.exception("tracking jobs in %s failed; the others go on", scope)
 
-    async def _by_account(self, jobs: Iterable[Tracked]) -> dict[Scope, dict[str, Tracked]]:
+    async def _by_account(self, jobs: Iterable[Tracked]) -> dict[Scope, dict[JobKey, Tracked]]:
         """The region's jobs by the account their namespace's policy rule names. A job whose
         namespace has no account now (no rule covers it, its labels cannot be read) is
         left for this tick: no call is made for it with any account's credentials."""
-        grouped: dict[Scope, dict[str, Tracked]] = {}
+        grouped: dict[Scope, dict[JobKey, Tracked]] = {}
         accounts: dict[str, Account | None] = {}
         for tracked in jobs:
             namespace = tracked.ref.namespace
@@ -368,115 +328,85 @@ class Tracker:
             if account is None:
                 continue
             placed = replace(tracked, account=account)
-            grouped.setdefault(placed.scope, {})[placed.job_name] = placed
+            grouped.setdefault(placed.scope, {})[placed.key] = placed
         return grouped
 
-    async def _tick_region(self, scope: Scope, jobs: dict[str, Tracked]) -> None:
-        finished = self._finished.setdefault(scope, set())
-        finished.intersection_update(jobs)  # forget those the index has let go
+    async def _tick_region(self, scope: Scope, jobs: dict[JobKey, Tracked]) -> None:
         for key in [key for key in self._seen if key[0] == scope and key[1] not in jobs]:
             self._seen.pop(key, None)
             self._follow.pop(key, None)
-        self.writes.forget(lambda key: key[0] != scope or key[1] in jobs)
-        ended = {name: tracked for name, tracked in jobs.items() if tracked.ended}
-        active = {name: tracked for name, tracked in jobs.items()
-                  if name not in finished and not tracked.ended}  # fmt: skip
-        active = await self._ours(scope, active)
-        ended = await self._ours(scope, ended)
+        arns = {key[0] for key in jobs}
+        self.writes.forget(lambda key: key[0] != scope or key[1] in arns)
+        # AWS answered these ended, written for this very resource, and their status does not
+        # say so yet (or no longer): never listed again, and their ownership known; described
+        # at the resync's pace (a status put back is put right).
+        told_ended = {key: tracked for key, tracked in jobs.items() if not tracked.ended
+                      and self.memory.ended.get(tracked.job.key) == tracked.ref.uid}  # fmt: skip
+        jobs = await self.guard.ours({key: tracked for key, tracked in jobs.items()
+                                      if key not in told_ended})  # fmt: skip
+        ended = {key: tracked for key, tracked in jobs.items() if tracked.ended}
+        active = {key: tracked for key, tracked in jobs.items() if key not in ended}
+        # Jobs whose creation no list may count on yet, or whose status names another job
+        # than its ARN: described first (this tick), which puts the status right.
+        unread = {key: tracked for key, tracked in active.items()
+                  if self._unread(tracked) or tracked.tampered}  # fmt: skip
+        listed = {key: tracked for key, tracked in active.items() if key not in unread}
         try:
-            if active:
-                await self._list_region(scope, active)
+            if listed:
+                await self._list_region(scope, listed)
         finally:
             # The safety nets run whatever the list did (it may be what fails, for good).
-            await self._resync(scope, active)
+            await self._resync(scope, listed | told_ended, first=unread)
             await self._follow_ended(scope, ended)
 
-    async def _ours(self, scope: Scope, jobs: dict[str, Tracked]) -> dict[str, Tracked]:
-        """The jobs whose UID tag names their resource (one ListTags for each job this run
-        did not create or check yet); a job of someone else's is refused, once."""
+    def _unread(self, tracked: Tracked) -> bool:
+        """Whether a job's creation, as far as this process knows, cannot bound a list: AWS
+        never answered it to this process, and its resource is no bound (adopted, or over a
+        day old: a status may say a job ended long ago is in flight)."""
+        if tracked.job.key in self.memory.created:
+            return False
+        bound = tracked.created_bound()
+        return bound is None or bound < datetime.datetime.now(datetime.UTC) - OLD_RESOURCE
 
-        def key(tracked: Tracked) -> tuple[str, str]:
-            return tracked.ref.uid, str(tracked.status["trainingJobArn"])
+    def _created_after(self, tracked: Tracked) -> datetime.datetime:
+        """A moment before the job's creation: AWS's word for it, else its resource's."""
+        created = self.memory.created.get(tracked.job.key)
+        if created is not None:
+            return created - OVERLAP
+        bound = tracked.created_bound()
+        assert bound is not None  # else it is described first (_unread)
+        return bound
 
-        jobs = {
-            name: tracked for name, tracked in jobs.items() if key(tracked) not in self._refused
-        }
-        unverified = [tracked for tracked in jobs.values() if key(tracked) not in self._verified]
-        if not unverified:
-            return jobs
-        # At most a poll interval's worth of ListTags a tick (the rest wait for the next):
-        # after a restart every job is checked, and 2000 checks at the tags limit would
-        # hold the tick past liveness's limit. Those left over are not tracked this tick;
-        # a job this process created or adopted costs no call and is never held back.
-        calling = [tracked for tracked in unverified if key(tracked) not in self.runtime.owned]
-        if calling:
-            tags_rate = self.runtime.gateway.limits.tags
-            budget = max(1, int(tags_rate * self.runtime.settings.poll_interval))
-            waiting = {tracked.job_name for tracked in calling[budget:]}
-            unverified = [tracked for tracked in unverified if tracked.job_name not in waiting]
-            jobs = {name: tracked for name, tracked in jobs.items() if name not in waiting}
+    def _since_for(self, scope: Scope, unseen: list[Tracked]) -> datetime.datetime:
+        """Where the scope's next list starts: where the last began, or earlier for the
+        changes of a job the index did not hold yet (each no earlier than its creation as
+        far as it is known: a status cannot make a list go back further)."""
+        since = self._since.get(scope)
+        if unseen:
+            now = datetime.datetime.now(datetime.UTC)
+            earliest = min(tracked.last_change(self._created_after(tracked), now)
+                           for tracked in unseen)  # fmt: skip
+            since = earliest if since is None else min(since, earliest)
+        assert since is not None  # a scope's first list has every job unseen
+        return since
 
-        async def check(tracked: Tracked) -> Ownership | None:
-            arn = str(tracked.status["trainingJobArn"])
-            try:
-                # No creationTime yet (just created): its create handler's time, which
-                # ages like the job, so a job without tags is judged within TAG_LAG.
-                created = _stamp(tracked.status.get("creationTime")) or tracked.last_change
-                return await ownership(self.runtime, scope.region, arn, tracked.ref.uid,
-                                       created, account=scope.account)  # fmt: skip
-            except (ClientError, BotoCoreError) as error:
-                logger.warning("cannot read the tags of %s: %s", arn, classify(error))
-                return None
-
-        found = await self._each(unverified, check)
-        kept = dict(jobs)
-        for tracked, owner in zip(unverified, found, strict=True):
-            if owner is Ownership.OURS:
-                self._verified.add(key(tracked))
-                continue
-            kept.pop(tracked.job_name)  # not this tick: not ours, or not known yet
-            if owner is Ownership.NOT_OURS:
-                self._refused.add(key(tracked))
-                await self._refuse(tracked)
-        return kept
-
-    async def _refuse(self, tracked: Tracked) -> None:
-        arn = tracked.status["trainingJobArn"]
-        message = (f"status.trainingJobArn {arn} names a job whose tags do not name this "
-                   "resource's UID: it was not created for this resource, and the operator "
-                   "neither tracks nor stops it")  # fmt: skip
-        logger.warning("%s/%s: %s", tracked.ref.namespace, tracked.ref.name, message)
-        verdict = verdict_for_problem(NOT_OWNED, message, retrying=False)
-        fields = status_fields(None, verdict, tracked.generation,
-                               tracked.status.get("conditions") or [], observed=False)  # fmt: skip
-        try:
-            await self.runtime.patch_status(tracked.ref, fields)
-        except Exception as error:  # tried again after a restart; logged meanwhile
-            logger.warning("could not mark %s/%s %s: %s", tracked.ref.namespace,
-                           tracked.ref.name, NOT_OWNED, error)  # fmt: skip
-        await self.runtime.error_event(tracked.ref, NOT_OWNED, message)
-
-    async def _list_region(self, scope: Scope, jobs: dict[str, Tracked]) -> None:
+    async def _list_region(self, scope: Scope, jobs: dict[JobKey, Tracked]) -> None:
         known = self._known.setdefault(scope, set())
         self._attempted[scope] = set(jobs)
         unclaimed = self._unclaimed.get(scope, {})
-        new = [tracked for name, tracked in jobs.items() if name not in known]
+        by_arn = {tracked.job.key: tracked for tracked in jobs.values()}
+        new = [tracked for key, tracked in jobs.items() if key not in known]
         # A new job the last list returned already (before its resource showed the ARN):
         # that summary is its state then, and a later change is later than that list
         # began, where the list below starts; no need to go back to its creation.
-        catch_up = {tracked.job_name: unclaimed[tracked.job_name] for tracked in new
-                    if tracked.job_name in unclaimed}  # fmt: skip
-        retry = {name: summary for name, summary in self._retry.pop(scope, {}).items()
-                 if name in jobs}  # fmt: skip
-        since = self._since.get(scope)
-        unseen = [tracked for tracked in new if tracked.job_name not in catch_up]
-        if unseen:  # changes of a job the index did not hold yet may lie before `since`
-            earliest = min(tracked.last_change for tracked in unseen)
-            since = earliest if since is None else min(since, earliest)
-        assert since is not None
+        catch_up = {tracked.key: unclaimed[tracked.job.key] for tracked in new
+                    if tracked.job.key in unclaimed}  # fmt: skip
+        retry = {key: summary for key, summary in self._retry.pop(scope, {}).items()
+                 if key in jobs}  # fmt: skip
+        since = self._since_for(scope, [t for t in new if t.key not in catch_up])
         # Only jobs created since the oldest in flight can be ours: the rest of the
         # scope's history is never read, however the list filters.
-        created_after = min(tracked.created_after for tracked in jobs.values())
+        created_after = min(self._created_after(tracked) for tracked in jobs.values())
         resume = self._resume.pop(scope, None)
         if resume is not None and (
             resume.since > since
@@ -485,9 +415,9 @@ class Tracker:
             resume = None  # a job joined that the cut list would not cover: list afresh
         if resume is not None:
             since, created_after = resume.since, resume.created_after or created_after
-        now = time.monotonic()
-        for name in jobs:
-            self._seen.setdefault((scope, name), now)
+        moment = time.monotonic()
+        for key in jobs:
+            self._seen.setdefault((scope, key), moment)
 
         began = time.monotonic()
         pages: list[Page] = []
@@ -511,17 +441,17 @@ class Tracker:
                     self._resume[scope] = _Resume(since, created_after, token, first)
             metrics.LIST_PAGES.observe(len(pages))
             summaries = [summary for page in pages for summary in page.summaries]
-            latest = {summary["TrainingJobName"]: summary for summary in summaries}
+            latest = {str(summary.get("TrainingJobArn", "")).lower(): summary
+                      for summary in summaries}  # fmt: skip
             listed = time.monotonic()
-            for name in latest:
-                if name in jobs:
-                    self._seen[(scope, name)] = listed
+            ours = {by_arn[arn].key: summary for arn, summary in latest.items() if arn in by_arn}
+            for key in ours:
+                self._seen[(scope, key)] = listed
             # The longest waiting first; written while the next list is read.
-            ours = sorted((summary for name, summary in (retry | catch_up | latest).items()
-                           if name in jobs), key=modified)  # fmt: skip
-            for summary in ours:
-                tracked = jobs[summary["TrainingJobName"]]
-                self.writes.offer((scope, tracked.job_name), _Write(tracked, summary),
+            for key, summary in sorted((retry | catch_up | ours).items(),
+                                       key=lambda item: modified(item[1])):  # fmt: skip
+                tracked = jobs[key]
+                self.writes.offer((scope, tracked.job.key), _Write(tracked, summary),
                                   modified(summary))  # fmt: skip
         logger.log(logging.INFO if ours else logging.DEBUG,
                    "tracked %s: %d jobs changed since %s (%d pages), %d of ours, in %.1f s",
@@ -535,8 +465,8 @@ class Tracker:
         self._since[scope] = max(since, first_read)
         known.clear()
         known.update(jobs)
-        self._unclaimed[scope] = {name: summary for name, summary in latest.items()
-                                   if name not in jobs}  # fmt: skip
+        self._unclaimed[scope] = {arn: summary for arn, summary in latest.items()
+                                   if arn not in by_arn}  # fmt: skip
 
     async def _write(self, write: _Write) -> bool:
         """Write a job's state (the writer queue's work); a failure is the job's alone: its
@@ -547,9 +477,11 @@ class Tracker:
             await self._update(tracked, write.answer, described=write.described)
         except _DroppedError:
             pass
+        except WrongJobError as error:
+            logger.warning("%s/%s: %s", tracked.ref.namespace, tracked.ref.name, error)
         except Exception as error:
             if not write.described:
-                self._retry.setdefault(tracked.scope, {})[tracked.job_name] = write.answer
+                self._retry.setdefault(tracked.scope, {})[tracked.key] = write.answer
             reason = (classify(error).code if isinstance(error, ClientError | BotoCoreError)
                       else type(error).__name__)  # fmt: skip
             metrics.RECONCILE_ERRORS.labels(reason).inc()
@@ -558,34 +490,49 @@ class Tracker:
             return False
         return True
 
-    async def _resync(self, scope: Scope, jobs: Mapping[str, Tracked]) -> None:
+    async def _resync(self, scope: Scope, jobs: Mapping[JobKey, Tracked], *,
+                      first: Mapping[JobKey, Tracked]) -> None:  # fmt: skip
         """Describe the jobs in flight no list has shown for ``resync_after`` (a change
-        listed late, or never), the longest unseen first, at most ``resync_batch``."""
+        listed late, or never), the longest unseen first, at most ``resync_batch``; and
+        before them, the jobs whose creation no list may count on yet (``first``), at most
+        a poll interval's worth of describes."""
         settings = self.runtime.settings
         now = time.monotonic()
-        seen = {name: self._seen.get((scope, name), now) for name in jobs}
-        stale = sorted((moment, name) for name, moment in seen.items()
+        seen = {key: self._seen.get((scope, key), now) for key in jobs}
+        stale = sorted((moment, key) for key, moment in seen.items()
                        if now - moment > settings.resync_after)  # fmt: skip
+        # A job described first is described again (its describe failed) a resync later.
+        unread = [tracked for key, tracked in first.items()
+                  if (scope, key) not in self._seen
+                  or now - self._seen[(scope, key)] > settings.resync_after]  # fmt: skip
+        if unread:
+            budget = self.runtime.gateway.limits.describe * settings.poll_interval
+            unread = unread[: max(settings.resync_batch, int(budget))]
+        due = [*unread, *(jobs[key] for _, key in stale[: settings.resync_batch])]
 
         async def resync(tracked: Tracked) -> None:
             answer = await self._described(tracked, "resync")
-            self._seen[(scope, tracked.job_name)] = time.monotonic()
+            self._seen[(scope, tracked.key)] = time.monotonic()
             if isinstance(answer, AwsError):
                 await self._describe_failed(tracked, answer)
             else:
                 await self._guarded(tracked, answer)
 
-        await self._each([jobs[name] for _, name in stale[: settings.resync_batch]], resync)
+        await each(due, resync)
 
-    async def _follow_ended(self, scope: Scope, jobs: Mapping[str, Tracked]) -> None:
-        """Describe the ended jobs still settling when their time comes."""
+    async def _follow_ended(self, scope: Scope, jobs: Mapping[JobKey, Tracked]) -> None:
+        """Describe the ended jobs still settling when their time comes, for ``follow_for``
+        at most after this process first saw them ended."""
+        settings = self.runtime.settings
         now = time.monotonic()
         due = []
-        for name, tracked in jobs.items():
-            key = (scope, name)
-            when, wait = self._follow.get(key, (now, self.runtime.settings.follow_interval))
+        for key, tracked in jobs.items():
+            until = self.memory.follow_until.setdefault(tracked.job.key, now + settings.follow_for)
+            if now > until:
+                continue
+            when, wait = self._follow.get((scope, key), (now, settings.follow_interval))
             if when <= now:
-                self._follow[key] = (now + wait, min(wait * 2, FOLLOW_CEILING))
+                self._follow[(scope, key)] = (now + wait, min(wait * 2, FOLLOW_CEILING))
                 due.append(tracked)
 
         async def follow(tracked: Tracked) -> None:
@@ -595,19 +542,7 @@ class Tracker:
             else:
                 await self._guarded(tracked, answer)
 
-        await self._each(due, follow)
-
-    @staticmethod
-    async def _each(items: Iterable[T], work: Callable[[T], Awaitable[R]]) -> list[R]:
-        """``work`` on each item, CONCURRENT_UPDATES at a time (in order: the semaphore
-        lets them through as they come); its results in the same order."""
-        slots = asyncio.Semaphore(CONCURRENT_UPDATES)
-
-        async def one(item: T) -> R:
-            async with slots:
-                return await work(item)
-
-        return list(await asyncio.gather(*(one(item) for item in items)))
+        await each(due, follow)
 
     async def _described(self, tracked: Tracked, purpose: str) -> Mapping[str, Any] | AwsError:
         """The job's DescribeTrainingJob answer (a tracker's poll: ``purpose`` counts it in
@@ -634,6 +569,7 @@ class Tracker:
     async def _update(
         self, tracked: Tracked, summary: Mapping[str, Any], *, described: bool = False
     ) -> None:
+        _same_job(tracked, summary)
         answer: Mapping[str, Any] = summary
         problem: AwsError | None = None
         if summary.get("TrainingJobStatus") in END_STATES and not described:
@@ -642,6 +578,7 @@ class Tracker:
                 answer = await self.runtime.gateway.describe_training_job(
                     tracked.region, tracked.job_name, account=tracked.account, polling=True
                 )
+                _same_job(tracked, answer)
             except (ClientError, BotoCoreError) as error:
                 problem = classify(error)
                 if problem.retryable:
@@ -657,20 +594,19 @@ class Tracker:
             await self.runtime.error_event(tracked.ref, problem.code, problem.message)
         fields = status_fields(job, verdict, tracked.generation,
                                tracked.status.get("conditions") or [], observed=False)  # fmt: skip
+        # The job's identity as its ARN says (and in the answer's own letter case for the
+        # name): a status that said otherwise is put right.
+        fields.update(identity_fields(tracked.job, tracked.job.name_for(answer.get(
+            "TrainingJobName", tracked.job_name))))  # fmt: skip
         if changed(tracked.status, fields):
             await self._patch(tracked, fields)
             metrics.observe_status_lag(summary.get("LastModifiedTime"))
             await self._announce(tracked, fields)
-        key = (tracked.scope, tracked.job_name)
-        if job.training_job_status in END_STATES:  # written: never listed again
-            self._finished.setdefault(tracked.scope, set()).add(tracked.job_name)
-            if not settling(fields):  # never called again: its ownership need not be kept
-                pair = (tracked.ref.uid, str(tracked.status.get("trainingJobArn")))
-                self.runtime.owned.discard(pair)
-                self._verified.discard(pair)
-            elif key not in self._follow:
-                wait = self.runtime.settings.follow_interval
-                self._follow[key] = (time.monotonic() + wait, min(wait * 2, FOLLOW_CEILING))
+        self.memory.learn(
+            tracked.job.key, answer, tracked.ref.uid
+        )  # written: what it says holds from now
+        if job.training_job_status in END_STATES and not settling(fields):
+            self.guard.release(tracked)  # never called again: its ownership need not be kept
 
     async def _unreachable(self, jobs: Iterable[Tracked], failure: AwsError) -> None:
         """Each job's conditions say its account cannot be reached (its role cannot be
@@ -679,7 +615,7 @@ class Tracker:
         async def say(tracked: Tracked) -> None:
             await self._describe_failed(tracked, failure, f"not tracked: {failure.message}")
 
-        await self._each(jobs, say)
+        await each(jobs, say)
 
     async def _describe_failed(
         self, tracked: Tracked, failure: AwsError, message: str | None = None
@@ -732,8 +668,11 @@ class Tracker:
             await self.runtime.event(tracked.ref, str(after), f"{before} → {after}")
 
 
-def _stamp(value: Any) -> datetime.datetime | None:
-    return _parse(value) if value else None
+def _same_job(tracked: Tracked, answer: Mapping[str, Any]) -> None:
+    """WrongJobError unless ``answer`` is about the job the resource's ARN names."""
+    if not tracked.job.same(answer.get("TrainingJobArn")):
+        raise WrongJobError(f"an answer for {answer.get('TrainingJobArn')!r}, not "
+                            f"{tracked.job.arn}: not written")  # fmt: skip
 
 
 def _decided_from(status: Mapping[str, Any]) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sagemaker_operator.api.trainingjob import SpecUpdate
 from sagemaker_operator.aws import accounts
 from sagemaker_operator.aws.accounts import OWN
+from sagemaker_operator.aws.arns import JobArn, NotAJobArnError
 from sagemaker_operator.aws.errors import AwsError, classify
 from sagemaker_operator.controller.checks import RefusedError
 from sagemaker_operator.controller.create import plan, retry_delay
@@ -38,6 +39,7 @@ from sagemaker_operator.controller.ownership import Ownership, creation_time, ow
 from sagemaker_operator.controller.requests import Update, update_request
 from sagemaker_operator.controller.runtime import ResourceRef, Runtime
 from sagemaker_operator.status.conditions import (
+    NOT_OWNED,
     status_from_sagemaker,
     verdict_for_job,
     verdict_for_problem,
@@ -72,7 +74,7 @@ async def update_job(
     called again (retrying, or waiting for an accepted update to show)."""
     last = status.get("update")
     update = SpecUpdate.model_validate(last) if last else None
-    if not all(status.get(key) for key in ("trainingJobArn", "trainingJobName", "region")) or (
+    if not status.get("trainingJobArn") or (
         update is not None and update.generation == generation and update.state != PENDING
     ):
         # No job yet (the create handler sends the spec as it is then), or answered
@@ -120,8 +122,15 @@ class _Updating:
     def __init__(self, runtime: Runtime, ref: ResourceRef, status: Mapping[str, Any],
                  generation: int, patch: kopf.Patch) -> None:  # fmt: skip
         self.runtime, self.ref, self.generation, self.patch = runtime, ref, generation, patch
-        self.arn, self.name = str(status["trainingJobArn"]), str(status["trainingJobName"])
-        self.region = str(status["region"])
+        # The job is the one its ARN names: its region and name come from it (status's
+        # name, which a tenant may write, only for its letter case).
+        try:
+            self.job: JobArn | None = JobArn.parse(status["trainingJobArn"])
+        except NotAJobArnError:
+            self.job = None
+        self.arn = str(status["trainingJobArn"])
+        self.name = self.job.name_for(status.get("trainingJobName")) if self.job else ""
+        self.region = self.job.region if self.job else ""
         self.conditions: Sequence[Mapping[str, Any]] = status.get("conditions") or []
         self.account = OWN  # the namespace's (checked() reads it from the policy)
 
@@ -153,17 +162,25 @@ class _Updating:
     async def describe_own(self) -> dict[str, Any] | None:
         """The job's description, or None when its tags do not name this resource
         (refused, written). AWS errors propagate."""
+        if self.job is None:
+            await self.refuse(NOT_OWNED, f"status.trainingJobArn {self.arn!r} names no "
+                              "training job: not updated")  # fmt: skip
+            return None
         if not accounts.holds(self.account, self.arn):
-            await self.refuse("NotOwned", f"training job {self.arn} is not in the namespace's "
+            await self.refuse(NOT_OWNED, f"training job {self.arn} is not in the namespace's "
                               f"{self.account}: not updated")  # fmt: skip
             return None
         described = await self.runtime.gateway.describe_training_job(
             self.region, self.name, account=self.account)  # fmt: skip
+        if not self.job.same(described.get("TrainingJobArn")):
+            await self.refuse(NOT_OWNED, f"DescribeTrainingJob {self.name} answered another job "
+                              f"than {self.arn}: not updated")  # fmt: skip
+            return None
         found = await ownership(self.runtime, self.region, self.arn, self.ref.uid,
                                 creation_time(described), account=self.account)  # fmt: skip
         if found is Ownership.OURS:
             return described
-        await self.refuse("NotOwned", f"training job {self.name} in {self.region} is not this "
+        await self.refuse(NOT_OWNED, f"training job {self.name} in {self.region} is not this "
                           "resource's (its tags do not name it): not updated")  # fmt: skip
         return None
 

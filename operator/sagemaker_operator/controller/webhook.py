@@ -37,7 +37,7 @@ def check(runtime: Runtime, namespace: str, name: str, spec: Mapping[str, Any]) 
         raise kopf.AdmissionError(f"cannot read namespace {namespace}'s labels for the policy: "
                                   f"{error}", code=503) from error  # fmt: skip
     try:
-        plan_job(spec, Owner(ADMISSION_UID, namespace, name), runtime.policy,
+        plan_job(spec, Owner(ADMISSION_UID, namespace, name, runtime.cluster_id), runtime.policy,
                  runtime.default_region, labels)  # fmt: skip
     except RefusedError as refused:
         raise kopf.AdmissionError(str(refused), code=422) from refused

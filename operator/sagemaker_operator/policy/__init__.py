@@ -54,13 +54,14 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from sagemaker_operator.aws.accounts import OWN, Account
-from sagemaker_operator.policy.locations import Kind, locations
+from sagemaker_operator.aws.defaults import with_defaults
+from sagemaker_operator.policy.locations import LIMITS, NAMED, Kind, locations
 
 ANY = "*"
 # Every value that is not an ARN (a KMS key id or alias, an algorithm's name).
@@ -120,19 +121,46 @@ class AssumeRole(BaseModel):
         return self.role_arn.split(":")[4]
 
 
+S3Prefix = Annotated[str, StringConstraints(pattern=r"^(\*|s3://.*)$")]
+OPEN_DEFAULTS: dict[Kind, list[str]] = {kind: [ANY] for kind in NAMED} | {Kind.S3: ["s3://"]}
+
+
 class Rule(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    """What a rule's namespaces may name, spend and open. A list or switch left out allows
+    anything (a limit: no limit), unless the policy is strict: then it denies."""
+
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, frozen=True,
+        # What _names_a_namespace checks, for the chart's values schema too.
+        json_schema_extra={"anyOf": [{"required": ["namespaces"]},
+                                     {"required": ["namespaceSelector"]}]},
+    )  # fmt: skip
 
     namespaces: list[str] = Field(default_factory=list)
     assume_role: AssumeRole | None = Field(default=None, alias="assumeRole")
     namespace_selector: LabelSelector | None = Field(default=None, alias="namespaceSelector")
-    roles: list[str] = Field(default_factory=lambda: [ANY])
-    s3_prefixes: list[str] = Field(default_factory=lambda: ["s3://"], alias="s3Prefixes")
-    arns: list[str] = Field(default_factory=lambda: [ANY])
-    file_systems: list[str] = Field(default_factory=lambda: [ANY], alias="fileSystems")
-    subnets: list[str] = Field(default_factory=lambda: [ANY])
-    security_groups: list[str] = Field(default_factory=lambda: [ANY], alias="securityGroups")
-    regions: list[str] = Field(default_factory=lambda: [ANY])
+    # What the jobs may name (policy/locations.py derives where each kind is named).
+    roles: list[str] | None = None
+    s3_prefixes: list[S3Prefix] | None = Field(default=None, alias="s3Prefixes")
+    arns: list[str] | None = None
+    file_systems: list[str] | None = Field(default=None, alias="fileSystems")
+    file_system_paths: list[str] | None = Field(default=None, alias="fileSystemPaths")
+    subnets: list[str] | None = None
+    security_groups: list[str] | None = Field(default=None, alias="securityGroups")
+    images: list[str] | None = None
+    experiments: list[str] | None = None
+    instance_types: list[str] | None = Field(default=None, alias="instanceTypes")
+    regions: list[str] | None = None
+    # What they may spend: each value of the request at most this.
+    max_instance_count: int | None = Field(default=None, ge=1, alias="maxInstanceCount")
+    max_volume_size_in_gb: int | None = Field(default=None, ge=1, alias="maxVolumeSizeInGB")
+    max_runtime_in_seconds: int | None = Field(default=None, ge=1, alias="maxRuntimeInSeconds")
+    max_keep_alive_in_seconds: int | None = Field(default=None, ge=0,
+                                                  alias="maxKeepAliveInSeconds")  # fmt: skip
+    spot_only: bool = Field(default=False, alias="spotOnly")
+    # What they may open.
+    remote_debug: bool | None = Field(default=None, alias="remoteDebug")
+    session_tag_chaining: bool | None = Field(default=None, alias="sessionTagChaining")
 
     @model_validator(mode="before")
     @classmethod
@@ -165,21 +193,62 @@ class Rule(BaseModel):
             return labels is not None and self.namespace_selector.matches(labels)
         return True
 
-    def allowed(self, kind: Kind) -> list[str]:
-        return {
-            Kind.ROLE: self.roles,
-            Kind.S3: self.s3_prefixes,
-            Kind.ARN: self.arns,
-            Kind.FILE_SYSTEM: self.file_systems,
-            Kind.SUBNET: self.subnets,
-            Kind.SECURITY_GROUP: self.security_groups,
-        }[kind]
+    @property
+    def globbed(self) -> bool:
+        """Whether a namespace pattern is a glob (it may serve namespaces nobody listed)."""
+        return any(set(pattern) & set("*?[") for pattern in self.namespaces)
+
+    def allowed(self, kind: Kind, strict: bool = False) -> list[str]:
+        """The patterns a value of this kind must match (a kind left out: anything, or in a
+        strict policy nothing)."""
+        given = getattr(self, _FIELDS[kind])
+        if given is not None:
+            return list(given)
+        return [] if strict else OPEN_DEFAULTS[kind]
+
+    def limit(self, kind: Kind) -> int | None:
+        value: int | None = getattr(self, _FIELDS[kind])
+        return value
+
+    def opens(self, kind: Kind, strict: bool = False) -> bool:
+        """Whether the rule lets a job switch this on (left out: yes, or in a strict
+        policy no)."""
+        value: bool | None = getattr(self, _FIELDS[kind])
+        return (not strict) if value is None else value
+
+    def described(self, kind: Kind, strict: bool) -> str:
+        """What the rule allows of a kind, for messages."""
+        if kind in NAMED:
+            allowed = self.allowed(kind, strict)
+            return f"{kind.value}: {', '.join(allowed)}" if allowed else f"no {kind.value} listed"
+        return f"{kind.value}: {getattr(self, _FIELDS[kind])}"
+
+
+# The Rule field of each kind (its alias is the kind's value).
+_FIELDS = {kind: next(name for name, field in Rule.model_fields.items()
+                      if (field.alias or name) == kind.value) for kind in Kind}  # fmt: skip
 
 
 class Policy(BaseModel):
+    """The rules, first match wins. ``strict``: for several tenants, every kind a rule does
+    not list is denied, and each namespace needs a rule that names it (no globs)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    strict: bool = False
     rules: list[Rule]
+
+    @model_validator(mode="after")
+    def _strict_rules_name_their_namespaces(self) -> Policy:
+        if self.strict:
+            for number, rule in enumerate(self.rules, 1):
+                if rule.globbed:
+                    raise ValueError(
+                        f"rules[{number - 1}].namespaces {rule.namespaces}: a strict policy "
+                        "needs each namespace named (exact names, or a namespaceSelector on a "
+                        "label only the platform sets), not a glob"
+                    )
+        return self
 
     @classmethod
     def own_account(cls, account_id: str) -> Policy:
@@ -191,6 +260,12 @@ class Policy(BaseModel):
     def load(cls, path: Path) -> Policy:
         document: Any = yaml.safe_load(path.read_text())
         return cls.model_validate(document)
+
+    @property
+    def accounts(self) -> frozenset[str]:
+        """The accounts the rules assume roles in."""
+        return frozenset(rule.assume_role.account_id for rule in self.rules
+                         if rule.assume_role is not None)  # fmt: skip
 
     @property
     def needs_labels(self) -> bool:
@@ -221,31 +296,104 @@ class Policy(BaseModel):
         self, namespace: str, region: str, request: dict[str, Any],
         labels: Mapping[str, str] | None = None,
     ) -> list[str]:  # fmt: skip
-        """Why this namespace (with these labels) may not send this request; empty when it may."""
+        """Why this namespace (with these labels) may not send this request; empty when it
+        may. SageMaker's documented defaults count as set (a job without a stopping
+        condition runs for a day)."""
         covering = self.rule_for(namespace, labels)
         if covering is None:
             return [f"no policy rule covers namespace {namespace}"]
-        _, rule = covering
+        number, rule = covering
         found = []
-        for kind, path, value in locations(request):
-            allowed = rule.allowed(kind)
-            if not any(_allows(kind, pattern, value) for pattern in allowed):
-                found.append(f"{path} {value} is not allowed in namespace {namespace} "
-                             f"({kind.value}: {', '.join(allowed)})")  # fmt: skip
-        if not any(fnmatch.fnmatchcase(region, pattern) for pattern in rule.regions):
+        instances = 0
+        for kind, path, value in locations(with_defaults(request)):
+            if kind in NAMED:
+                if not any(_allows(kind, pattern, str(value))
+                           for pattern in rule.allowed(kind, self.strict)):  # fmt: skip
+                    found.append(f"{path} {value} is not allowed in namespace {namespace} "
+                                 f"({rule.described(kind, self.strict)})")  # fmt: skip
+            elif kind in LIMITS:
+                if kind is Kind.INSTANCE_COUNT and _job_instances(path):
+                    instances += int(value)
+                found += self._over(rule, number, kind, path, int(value), namespace=namespace)
+            elif kind is Kind.SPOT:
+                if rule.spot_only and value is not True:
+                    found.append(f"{path} must be true in namespace {namespace} (spotOnly)")
+            elif value is True and not rule.opens(kind, self.strict):
+                found.append(f"{path} is not allowed in namespace {namespace} "
+                             f"({rule.described(kind, self.strict)})")  # fmt: skip
+        limit = rule.limit(Kind.INSTANCE_COUNT)
+        if limit is not None and instances > limit:
+            found.append(f"spec.resourceConfig asks for {instances} instances in all; at "
+                         f"most {limit} are allowed in namespace {namespace} "
+                         "(maxInstanceCount)")  # fmt: skip
+        regions = rule.regions if rule.regions is not None else ([] if self.strict else [ANY])
+        if not any(fnmatch.fnmatchcase(region, pattern) for pattern in regions):
             found.append(f"region {region} is not allowed in namespace {namespace} "
-                         f"(allowed: {', '.join(rule.regions)})")  # fmt: skip
+                         f"(allowed: {', '.join(regions) or 'none listed'})")  # fmt: skip
         return found
+
+    def _over(self, rule: Rule, number: int, kind: Kind, path: str, value: int, *,
+              namespace: str) -> list[str]:  # fmt: skip
+        limit = rule.limit(kind)
+        if limit is None:
+            if not self.strict:
+                return []
+            return [f"{path} {value} is not allowed in namespace {namespace}: its policy rule "
+                    f"(rule {number}) sets no {kind.value}, and a strict policy denies what a "
+                    "rule does not allow"]  # fmt: skip
+        if value > limit:
+            return [f"{path} {value} is over the limit of namespace {namespace} "
+                    f"({kind.value}: {limit})"]  # fmt: skip
+        return []
+
+
+def _job_instances(path: str) -> bool:
+    """Whether an instance count is one of the job's own (its homogeneous count, or one of
+    its heterogeneous groups): these add up; preferences and placements are alternatives
+    or parts of them."""
+    return path == "spec.resourceConfig.instanceCount" or (
+        path.startswith("spec.resourceConfig.instanceGroups[")
+    )
 
 
 def _allows(kind: Kind, pattern: str, value: str) -> bool:
+    if kind is Kind.FILE_SYSTEM_PATH:
+        return path_within(value, pattern)
     if pattern == ANY:
         return True
     if kind is Kind.S3:
         return s3_within(value, pattern)
     if kind in (Kind.ROLE, Kind.ARN):
         return arn_matches(pattern, value)
+    if kind is Kind.IMAGE:
+        return image_matches(pattern, value)
     return fnmatch.fnmatchcase(value, pattern)
+
+
+def path_within(path: str, prefix: str) -> bool:
+    """Whether a file system's directory ``path`` lies under ``prefix``, at a ``/``
+    boundary (``*`` alone: any path). A path with a ``..`` or ``.`` segment is never
+    allowed: what it reaches depends on the file system, not on its text."""
+    segments = path.split("/")
+    if any(segment in {"..", "."} for segment in segments):
+        return False
+    if prefix == ANY:
+        return True
+    normal = "/".join(segment for segment in segments if segment)
+    base = "/".join(segment for segment in prefix.split("/") if segment)
+    return not base or normal == base or normal.startswith(base + "/")
+
+
+def image_matches(pattern: str, image: str) -> bool:
+    """Whether a container image (``registry/repository[:tag][@digest]``) is one the pattern
+    allows: its registry and repository (tag and digest set aside) matched segment by
+    segment at ``/``, ``*`` within a segment, ``**`` any number of them, as for ARNs
+    (``111122223333.dkr.ecr.*.amazonaws.com/team-a/**``)."""
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)
+    if ":" in last[-1]:
+        name = name[: len(name) - len(last[-1]) + last[-1].index(":")]
+    return _segments(pattern.split("/"), name.split("/"))
 
 
 def s3_within(uri: str, prefix: str) -> bool:

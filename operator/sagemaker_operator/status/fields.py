@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sagemaker_operator.api.trainingjob import Condition, SpecUpdate, Status
+from sagemaker_operator.aws.arns import JobArn
 from sagemaker_operator.status.conditions import Verdict, conditions
 
 PENDING, APPLIED, REFUSED = "Pending", "Applied", "Refused"
@@ -39,6 +40,23 @@ def status_fields(
         condition.to_kubernetes() for condition in conditions(verdict, generation, earlier, moment)
     ]
     return fields
+
+
+def identity_fields(job: JobArn, name: str) -> dict[str, Any]:
+    """The status fields that name the job, all from its ARN (``name``: the ARN's name in
+    the case the job was created with): what the create handler writes, and what the
+    tracker puts right when a status says otherwise."""
+    return {"trainingJobArn": job.arn, "trainingJobName": name, "region": job.region,
+            "cloudWatchLogsUrl": logs_url(job.region, name)}  # fmt: skip
+
+
+def logs_url(region: str, name: str) -> str:
+    """The job's log streams in the CloudWatch console."""
+    return (
+        f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+        f"#logsV2:log-groups/log-group/$252Faws$252Fsagemaker$252FTrainingJobs"
+        f"$3FlogStreamNameFilter$3D{name}$252F"
+    )
 
 
 def current_update(status: Mapping[str, Any]) -> SpecUpdate | None:

@@ -51,6 +51,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "local_only: needs the local control plane itself, not an existing cluster"
     )
+    config.addinivalue_line(
+        "markers", "slow: a soak of a minute or more (outages, crashes, restarts, the demo): "
+        "`make test-slow`",
+    )  # fmt: skip
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

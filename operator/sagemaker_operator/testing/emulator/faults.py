@@ -57,6 +57,8 @@ class Faults:
       throttled (a quota running out in the middle of a paginated walk);
     - ``update_delay``: an accepted UpdateTrainingJob shows in DescribeTrainingJob only so
       many seconds later (eventual consistency);
+    - ``mixed_case_arns``: CreateTrainingJob and DescribeTrainingJob answer a job's ARN
+      with its name's own letter case, ListTrainingJobs in lower case (boto3#4606);
     - ``event_drop_rate``, ``event_duplicate_rate``, ``event_reorder_rate`` (probabilities)
       and ``event_delay`` (seconds, at most): what befalls each job state-change event on
       its way to a rule's queue (emulator/eventbridge.py): lost, sent twice, held back
@@ -77,6 +79,7 @@ class Faults:
     denied: dict[str, list[str]] = field(default_factory=dict)
     throttle_after: dict[str, int] = field(default_factory=dict)
     update_delay: float = 0.0
+    mixed_case_arns: bool = False
     event_drop_rate: float = 0.0
     event_duplicate_rate: float = 0.0
     event_reorder_rate: float = 0.0
@@ -96,7 +99,7 @@ class Faults:
         for name in (*_RATES, "latency", *_SECONDS):
             if name in settings:
                 setattr(self, name, float(settings[name]))
-        for name in ("filter_after_paging", "new_answer_members"):
+        for name in ("filter_after_paging", "new_answer_members", "mixed_case_arns"):
             if name in settings:
                 if not isinstance(settings[name], bool):
                     raise ValueError(f"{name} must be true or false")

@@ -172,6 +172,11 @@ class TrainingJob:
         self.training_end = now
         self._enter("Failed", now, message=reason)
 
+    @property
+    def named_arn(self) -> str:
+        """The ARN with the name in its own letter case (the switch ``mixed_case_arns``)."""
+        return self.arn[: len(self.arn) - len(self.name)] + self.name
+
     def describe(self) -> dict[str, Any]:
         """The DescribeTrainingJob answer, before it is cut to the output shape."""
         answer: dict[str, Any] = with_defaults(self.request)
@@ -471,9 +476,12 @@ class JobStore:
             return len(jobs)
 
     def by_arn(self, region: str, arn: str) -> TrainingJob:
+        """The job of this ARN (with the switch ``mixed_case_arns``, only as Describe writes
+        it: a lower-case one of a name with capitals is refused, as boto3#4606 reports)."""
+        mixed = self.switches().mixed_case_arns
         with self._lock:
             for job in self._jobs.get(region, {}).values():
-                if job.arn == arn:
+                if (job.named_arn if mixed else job.arn) == arn:
                     return job
         raise not_found()
 

@@ -53,12 +53,19 @@ def call(
 
 def create_training_job(store: JobStore, region: str, params: dict[str, Any]) -> dict[str, Any]:
     job = store.create(region, params)
-    return {"TrainingJobArn": job.arn}
+    return {"TrainingJobArn": _own_case(store, job)}
 
 
 def describe_training_job(store: JobStore, region: str, params: dict[str, Any]) -> dict[str, Any]:
     _check_denied(store, "DescribeTrainingJob", params["TrainingJobName"])
-    return store.get(region, params["TrainingJobName"]).describe()
+    job = store.get(region, params["TrainingJobName"])
+    return {**job.describe(), "TrainingJobArn": _own_case(store, job)}
+
+
+def _own_case(store: JobStore, job: TrainingJob) -> str:
+    """The job's ARN as this answer writes it: lower case, or with the switch
+    ``mixed_case_arns`` the name's own case (lists stay lower case: boto3#4606)."""
+    return job.named_arn if store.switches().mixed_case_arns else job.arn
 
 
 def update_training_job(store: JobStore, region: str, params: dict[str, Any]) -> dict[str, Any]:
