@@ -2,11 +2,13 @@
 
 The operator can pass any role its own credentials may pass and use any bucket, key or
 network they reach; whoever may create a TrainingJob in a namespace must not thereby get
-all of them. The policy maps namespaces to what their jobs may name: role ARNs, S3
-prefixes, other ARNs (KMS keys, training plans, model package groups, MLflow servers,
-…), file systems, subnets, security groups and regions. Which request members are
-checked is derived from botocore's model (policy/locations.py): every member naming an
-ARN, an S3 URI or a file system, in channels, outputs, rules and all.
+all of them. The policy maps namespaces to what their jobs may name (role ARNs, S3
+prefixes, other ARNs such as KMS keys, training plans, model package groups and MLflow
+servers, file systems and their directories, subnets, security groups, images,
+experiments, regions), spend (instance types, counts, volume sizes, runtime, warm-pool
+keep-alive, spot only) and open (remote debugging, session tag chaining). Which request
+members are checked is derived from botocore's model (policy/locations.py), in
+channels, outputs, rules and all.
 
 The first rule whose namespaces match applies; no matching rule denies. A job outside its
 rule is refused at admission and before any SageMaker call::
@@ -36,11 +38,20 @@ Matching, precisely:
   are not ARN patterns only: ``?*`` allows every such name.
 - ``s3Prefixes``: at ``/`` boundaries: ``s3://team-a`` admits ``s3://team-a`` and
   ``s3://team-a/…``, never ``s3://team-a-other/``. ``*`` allows any URI.
-- ``fileSystems``, ``subnets``, ``securityGroups``, ``regions``: exact values or globs.
+- ``fileSystemPaths``: at ``/`` boundaries; a path with a ``..`` or ``.`` segment is
+  never allowed.
+- ``images``: registry and repository (tag and digest set aside), segment by segment at
+  ``/`` as for ARNs.
+- ``fileSystems``, ``subnets``, ``securityGroups``, ``experiments``, ``instanceTypes``,
+  ``regions``: exact values or globs.
+- limits (``max…``): every value of the request (SageMaker's documented defaults filled
+  in) at most the limit; a job's own instance counts add up.
 
-Every list defaults to ``["*"]`` but ``s3Prefixes`` (``["s3://"]``: any bucket). The
-default policy, when no file is given, allows every namespace the roles and other ARNs of
-the operator's own account only.
+Without ``strict``, a list left out allows anything (``["*"]``; ``s3Prefixes``:
+``["s3://"]``), a limit left out is no limit, a switch left out is allowed: one team's
+policy stays short. With ``strict: true`` each of them denies, and a rule's namespaces
+must be exact names (or a selector). The default policy, when no file is given, allows
+every namespace the roles and other ARNs of the operator's own account only.
 
 A rule may name a role the operator assumes for its namespaces (``assumeRole``: roleArn,
 optional externalId and sessionName, which defaults to ``sagemaker-operator-<namespace>``):
@@ -221,7 +232,9 @@ class Rule(BaseModel):
         if kind in NAMED:
             allowed = self.allowed(kind, strict)
             return f"{kind.value}: {', '.join(allowed)}" if allowed else f"no {kind.value} listed"
-        return f"{kind.value}: {getattr(self, _FIELDS[kind])}"
+        if getattr(self, _FIELDS[kind]) is None:  # a switch a strict policy's rule left out
+            return f"{kind.value} left out, and a strict policy denies what a rule does not allow"
+        return f"{kind.value}: false"
 
 
 # The Rule field of each kind (its alias is the kind's value).
