@@ -104,7 +104,8 @@ EVENTS_RECEIVED = Counter(
     "sagemaker_operator_queue_events",
     "State-change events read from the SQS queue, by outcome: written (offered to the "
     "writer), stale (older than the state written), foreign (not a job of this operator's "
-    "resources), early (its resource shows no job yet: kept for it), refused (its envelope "
+    "resources), early (its resource shows no job yet: kept for it), expired (such an "
+    "event, deleted after events_early_for), refused (its envelope "
     "disagrees with the job's ARN, or comes from an account the queue does not serve), "
     "malformed",
     ["outcome"],

@@ -42,6 +42,12 @@ class OperatorSettings(BaseSettings):
         "queue is read (the safety net for an event lost); back to poll_interval while "
         "it cannot be read",
     )  # fmt: skip
+    events_early_for: float = Field(
+        default=120.0, gt=0,
+        description="seconds an event of a job no resource shows yet is kept and offered "
+        "again (a resource's create write still on its way), by the clock; then it is "
+        "deleted",
+    )  # fmt: skip
     create_rate: float = Field(
         default=50.0, gt=0,
         description="CreateTrainingJob calls/s at most: a ceiling; once SageMaker throttles, "

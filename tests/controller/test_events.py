@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from sagemaker_operator.controller.requests import UID_TAG
 from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
 from sagemaker_operator.testing.operator import OperatorProcess, operator_environment
+from tests.emulator.requests import typical
 from tests.kube import apply_jobs, job_statuses, trainingjobs
 
 pytestmark = pytest.mark.cluster
@@ -156,3 +158,34 @@ def test_a_queue_that_cannot_be_read_leaves_the_operator_polling_and_saying_so(
         wait_until(lambda: metric(operator, "sagemaker_operator_events_mode") == 1,
                    timeout=40, description="the events queue read again")  # fmt: skip
         assert "can be read again" in operator.output()
+
+
+def test_events_of_a_job_no_resource_shows_are_deleted_once_they_have_waited_long_enough(
+    kube_cluster: KubeCluster, trainingjob_crd: str, namespace: str, emulator: Emulator,
+    queue_url: str, tmp_path: Path,
+) -> None:  # fmt: skip
+    """A job tagged as some resource's that no resource shows (a restart's leftovers, a
+    deleted resource's late events, another installation's job in the account): its
+    events wait for the resource a bounded time by the clock, then are deleted, and the
+    queue drains (before: kept and handled again every second for good, never deleted)."""
+    environment = operator_environment(
+        kube_cluster, emulator, poll_interval="1", metrics_port="0",
+        events_queue_url=queue_url, events_poll_interval="300", events_early_for="2",
+    )  # fmt: skip
+    with OperatorProcess(environment, namespace, tmp_path / "operator.log") as operator:
+        operator.wait_ready()
+        sqs = emulator.sqs_client()
+        emulator.sagemaker_client().create_training_job(**typical(
+            "nobodys", Tags=[{"Key": UID_TAG, "Value": "uid-of-no-resource"}]))  # fmt: skip
+
+        def drained() -> bool:
+            attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])[
+                "Attributes"]  # fmt: skip
+            return (emulator.store.get("us-east-1", "nobodys").finished
+                    and attributes["ApproximateNumberOfMessages"] == "0"
+                    and attributes["ApproximateNumberOfMessagesNotVisible"] == "0")  # fmt: skip
+
+        wait_until(operator.guard(drained), timeout=30, description="the queue drained")
+        expired = metric(operator, "sagemaker_operator_queue_events_total", outcome="expired")
+        assert expired is not None
+        assert expired >= 1

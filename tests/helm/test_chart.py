@@ -127,7 +127,7 @@ def test_every_value_reaches_the_operator_as_a_valid_setting(
         "region": "eu-west-1", "endpoint_url": "https://api.sagemaker.eu-west-1.amazonaws.com",
         "namespaces": ["team-a", "team-b"], "poll_interval": 20.0,
         "events_queue_url": "https://sqs.eu-west-1.amazonaws.com/111122223333/sagemaker-events",
-        "events_poll_interval": 600.0,
+        "events_poll_interval": 600.0, "events_early_for": 60.0,
         "create_rate": 1.0, "describe_rate": 4.0, "list_rate": 1.0, "stop_rate": 1.0,
         "retry_delay": 30.0, "max_retry_delay": 600.0, "deletion_policy": "retain",
         "wait_retry_delay": 30.0, "max_wait_retry_delay": 900.0, "resync_after": 300.0,

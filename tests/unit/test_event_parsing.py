@@ -61,3 +61,18 @@ def test_a_message_that_is_no_training_job_state_change_is_refused_saying_why(
 ])  # fmt: skip
 def test_the_queue_region_comes_from_its_url_else_the_operators(url: str, region: str) -> None:
     assert queue_region(url, "us-east-1") == region
+
+
+@pytest.mark.parametrize("stamp", [
+    1538828773500,  # what SageMaker's events carry: epoch milliseconds
+    "1538828773500",  # as the example on AWS's EventBridge page writes them
+    "2018-10-06T12:26:13.500Z",  # ISO 8601
+    "2018-10-06T12:26:13.500+00:00",
+])  # fmt: skip
+def test_event_times_as_numbers_numeric_strings_or_iso_strings_are_read(stamp: object) -> None:
+    """Before: only numbers were converted, and an event with times as strings had no time
+    (dropped as no newer than anything)."""
+    event = json.loads(json.dumps(EVENT))
+    event["detail"]["LastModifiedTime"] = stamp
+    at = datetime.datetime(2018, 10, 6, 12, 26, 13, 500000, tzinfo=datetime.UTC)
+    assert parse(json.dumps(event)).modified == at

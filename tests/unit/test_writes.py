@@ -120,3 +120,19 @@ def test_liveness_sees_writes_waiting_without_progress() -> None:
     queue = asyncio.run(scenario())
     assert queue.stalled(60, now=queue.last_progress + 30) is None
     assert queue.stalled(60, now=queue.last_progress + 61) == 61
+
+
+def test_a_different_state_with_the_same_time_is_written_and_a_duplicate_is_not() -> None:
+    """Should SageMaker change a job's secondary status or failure reason without moving
+    LastModifiedTime, the change is written (before: dropped as no newer)."""
+
+    async def scenario() -> Writer:
+        writer = Writer()
+        writer.queue.offer("job", "Training", at(2))
+        await writer.queue.drain()
+        assert not writer.queue.offer("job", "Training", at(2))  # the same state again
+        assert writer.queue.offer("job", "Failed", at(2))  # another state, the same time
+        await writer.queue.drain()
+        return writer
+
+    assert asyncio.run(scenario()).written == ["Training", "Failed"]

@@ -102,9 +102,12 @@ def parse(body: str) -> StateChange:
 
 
 def _datetimes(shape: Shape, value: Any) -> Any:
-    """The detail with its epoch-millisecond times as datetimes, as boto3 answers them."""
-    if shape.type_name == "timestamp" and isinstance(value, int | float):
-        return datetime.datetime.fromtimestamp(value / 1000, datetime.UTC)
+    """The detail with its times as datetimes, as boto3 answers them: epoch milliseconds
+    (what SageMaker's events carry), the same as a string (the example event on AWS's
+    "Events that Amazon SageMaker AI sends to Amazon EventBridge" page writes them so), or
+    ISO 8601."""
+    if shape.type_name == "timestamp" and isinstance(value, int | float | str):
+        return _moment(value)
     if shape.type_name == "structure" and isinstance(value, dict):
         members = shape.members  # type: ignore[attr-defined]
         return {name: _datetimes(members[name], item) if name in members else item
@@ -112,6 +115,19 @@ def _datetimes(shape: Shape, value: Any) -> Any:
     if shape.type_name == "list" and isinstance(value, list):
         return [_datetimes(shape.member, item) for item in value]  # type: ignore[attr-defined]
     return value
+
+
+def _moment(value: float | str) -> Any:
+    """A time from an event, or the value as it was when it is none."""
+    if isinstance(value, str):
+        if not value.strip().lstrip("-").replace(".", "", 1).isdigit():
+            try:
+                parsed = datetime.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            except ValueError:
+                return value
+            return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=datetime.UTC)
+        value = float(value)
+    return datetime.datetime.fromtimestamp(value / 1000, datetime.UTC)
 
 
 def queue_region(url: str, default: str) -> str:
@@ -164,14 +180,17 @@ class EventQueue:
                 for message in answer.get("Messages", [])]  # fmt: skip
 
     async def delete(self, receipts: list[str]) -> int:
-        """Delete the messages (at most BATCH); how many SQS did not delete."""
-        if not receipts:
-            return 0
-        entries: list[Any] = [{"Id": str(index), "ReceiptHandle": receipt}
-                              for index, receipt in enumerate(receipts)]  # fmt: skip
-        answer = await self._run(lambda: self._client.delete_message_batch(
-            QueueUrl=self.url, Entries=entries))  # fmt: skip
-        return len(answer.get("Failed", []))
+        """Delete the messages, in batches of at most BATCH (SQS refuses a larger one:
+        TooManyEntriesInBatchRequest); how many SQS did not delete."""
+        failed = 0
+        for start in range(0, len(receipts), BATCH):
+            batch = receipts[start : start + BATCH]
+            entries: list[Any] = [{"Id": str(index), "ReceiptHandle": receipt}
+                                  for index, receipt in enumerate(batch)]  # fmt: skip
+            answer = await self._run(lambda entries=entries: self._client.delete_message_batch(
+                QueueUrl=self.url, Entries=entries))  # fmt: skip
+            failed += len(answer.get("Failed", []))
+        return failed
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

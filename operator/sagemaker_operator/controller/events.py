@@ -59,7 +59,7 @@ MAX_BACKOFF = 60.0  # …up to this
 # Liveness fails when no receive has finished (well or not) for this long: every call
 # has a deadline (aws/events.py), so a longer silence is a stuck operator.
 STALL_AFTER = 180.0
-YOUNG = datetime.timedelta(minutes=5)
+YOUNG = datetime.timedelta(minutes=5)  # a job no resource shows, this young, may get one
 EARLY_RETRY = 1.0  # seconds between tries of the events that came before their resource
 MAX_EARLY = 10_000  # such events kept at most (beyond: the queue brings them back)
 WRITE_PATIENCE = 25.0  # seconds a batch waits for its writes (within the visibility timeout)
@@ -75,9 +75,10 @@ class EventConsumer:
         self.last_answer = time.monotonic()  # the last receive that finished, well or not
         self._receivers = 0
         # Events of jobs whose resource did not show them yet, by (region, job name): tried
-        # again every EARLY_RETRY until it does (or they are YOUNG no longer: then the
-        # queue's own redelivery brings them back).
+        # again every EARLY_RETRY until it does, or until they have waited
+        # events_early_for (by the clock, since first kept): then they are deleted.
         self._early: dict[tuple[str, str], tuple[Message, StateChange]] = {}
+        self._waiting_since: dict[tuple[str, str], float] = {}
 
     def flowing(self) -> bool:
         """Whether the status comes from the queue now (else lists poll as usual)."""
@@ -107,16 +108,36 @@ class EventConsumer:
             self.queue.close()
 
     async def _retry_early(self, inflight: Mapping[str, Iterable[Tracked]]) -> None:
-        """Offer the events that came before their job's resource showed it, again."""
+        """Offer the events that came before their job's resource showed it, again; delete
+        those that have waited events_early_for (each tried once more just before: a
+        resource that shows its job by then gets the event)."""
         while True:
             await asyncio.sleep(EARLY_RETRY)
-            if self._early:
-                waiting = [message for message, _ in self._early.values()]
-                self._early = {}
-                try:
-                    await self.handle(waiting, inflight)
-                except Exception:  # the queue brings them back
-                    logger.exception("handling %d early events failed", len(waiting))
+            if not self._early:
+                continue
+            waiting = [message for message, _ in self._early.values()]
+            self._early = {}
+            try:
+                await self.handle(waiting, inflight)
+                await self._expire_early()
+            except Exception:  # the queue brings them back
+                logger.exception("handling %d early events failed", len(waiting))
+
+    async def _expire_early(self) -> None:
+        now, patience = time.monotonic(), self.runtime.settings.events_early_for
+        self._waiting_since = {key: since for key, since in self._waiting_since.items()
+                               if key in self._early}  # fmt: skip
+        expired = [key for key, since in self._waiting_since.items() if now - since > patience]
+        if not expired:
+            return
+        receipts = [self._early.pop(key)[0].receipt for key in expired]
+        for key in expired:
+            del self._waiting_since[key]
+        metrics.EVENTS_RECEIVED.labels("expired").inc(len(receipts))
+        names = ", ".join(name for _, name in expired[:5])
+        logger.info("deleting %d events of jobs no resource shows after %g s (%s)",
+                    len(receipts), patience, names)  # fmt: skip
+        await self.queue.delete(receipts)
 
     async def _receive(
         self, inflight: Mapping[str, Iterable[Tracked]], group: asyncio.TaskGroup, *,
@@ -194,6 +215,7 @@ class EventConsumer:
                 return  # the newer one is kept (the older comes back from the queue)
         if len(self._early) < MAX_EARLY:
             self._early[key] = (message, change)
+            self._waiting_since.setdefault(key, time.monotonic())
 
     async def _offer(
         self, message: Message, inflight: Mapping[str, Iterable[Tracked]],
@@ -277,6 +299,8 @@ class EventConsumer:
 
 
 def _young(change: StateChange) -> bool:
-    """A job that changed within YOUNG of its creation: its resource may show it soon."""
-    created, modified = change.answer.get("CreationTime"), change.modified
-    return created is not None and modified is not None and modified - created < YOUNG
+    """A job created within YOUNG of now (by the clock, not the event's own times): its
+    resource may show it soon."""
+    created = change.answer.get("CreationTime")
+    return isinstance(created, datetime.datetime) and (
+        datetime.datetime.now(datetime.UTC) - created < YOUNG)  # fmt: skip

@@ -116,12 +116,15 @@ async def stop(*, memo: Any, **_: Any) -> None:
 def inflight(
     *, namespace: str | None, name: str, uid: str, meta: kopf.Meta, status: kopf.Status,
     memo: Any, **_: Any,
-) -> dict[str, Any] | None:  # fmt: skip
+) -> dict[str, Any]:  # fmt: skip
+    """The resource's job, by region, while it is in flight (or settling after its end).
+    Nothing to track is ``{}``, never None: kopf keeps an object's last entry when its
+    index handler returns None, and a job that ended would be followed for good."""
     tracked = tracked_from(namespace or "", name, uid, meta.get("generation", 1), status,
                            created=meta.get("creationTimestamp"),
                            adopted=adopting(meta.get("annotations", {})),
                            follow_for=memo.runtime.settings.follow_for)  # fmt: skip
-    return None if tracked is None else {tracked.region: tracked}
+    return {} if tracked is None else {tracked.region: tracked}
 
 
 @kopf.index(*RESOURCE)

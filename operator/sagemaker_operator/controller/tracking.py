@@ -51,7 +51,7 @@ from sagemaker_operator.aws.gateway import Page
 from sagemaker_operator.controller.guard import CONCURRENT_CALLS, OwnershipGuard, each
 from sagemaker_operator.controller.runtime import NoAccountError, Runtime
 from sagemaker_operator.controller.tracked import JobKey, Scope, Tracked, status_time
-from sagemaker_operator.controller.writes import WriteQueue, modified
+from sagemaker_operator.controller.writes import WriteQueue, digest, modified
 from sagemaker_operator.status.conditions import (
     END_STATES,
     Verdict,
@@ -191,7 +191,9 @@ class Tracker:
             return self._confirm_end(tracked)
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         key = (tracked.scope, tracked.job.key)
-        if not self.writes.offer(key, _Write(tracked, answer, described=True, done=done), moment):
+        if not self.writes.offer(
+            key, _Write(tracked, answer, described=True, done=done), moment, digest(answer)
+        ):
             return None
         self._seen[(tracked.scope, tracked.key)] = time.monotonic()
         return done
@@ -216,7 +218,8 @@ class Tracker:
                     return
                 written: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
                 if not self.writes.offer(key, _Write(tracked, answer, described=True,
-                                                     done=written), modified(answer)):  # fmt: skip
+                                                     done=written), modified(answer),
+                                         digest(answer)):  # fmt: skip
                     done.set_result(True)  # what AWS says is written already
                     return
                 done.set_result(await written)
@@ -452,7 +455,7 @@ class Tracker:
                                        key=lambda item: modified(item[1])):  # fmt: skip
                 tracked = jobs[key]
                 self.writes.offer((scope, tracked.job.key), _Write(tracked, summary),
-                                  modified(summary))  # fmt: skip
+                                  modified(summary), digest(summary))  # fmt: skip
         logger.log(logging.INFO if ours else logging.DEBUG,
                    "tracked %s: %d jobs changed since %s (%d pages), %d of ours, in %.1f s",
                    scope, len(summaries), (since - OVERLAP).isoformat(timespec="seconds"),

@@ -2,9 +2,12 @@
 
 Lists, events and describes offer what they read; workers write it while the next list is
 already read. Each job holds one place in the queue, whatever it is offered meanwhile:
-the newest state (by SageMaker's LastModifiedTime) wins, and a state no newer than one
-written or being written is dropped. A failed write lets the same state be offered again
-(the tracker keeps it for its next tick), so nothing read is lost.
+the newest state (by SageMaker's LastModifiedTime) wins, and a state older than one
+written or being written is dropped, as is the same state again. A state with the same
+LastModifiedTime but other content (its digest) is written: should SageMaker change a
+job's secondary status or failure reason without moving the time, the change is not
+lost. A failed write lets the same state be offered again (the tracker keeps it for its
+next tick), so nothing read is lost.
 """
 
 from __future__ import annotations
@@ -32,10 +35,22 @@ def modified(answer: Mapping[str, Any]) -> datetime.datetime:
     return stamp if isinstance(stamp, datetime.datetime) else EARLIEST
 
 
+def digest(answer: Mapping[str, Any]) -> Hashable:
+    """What tells two states of a job apart beside their time: its statuses, failure
+    reason, and what still settles after the end (warm pool, rule evaluations)."""
+    rules = tuple(str(rule.get("RuleEvaluationStatus"))
+                  for member in ("DebugRuleEvaluationStatuses", "ProfilerRuleEvaluationStatuses")
+                  for rule in answer.get(member) or [])  # fmt: skip
+    return (answer.get("TrainingJobStatus"), answer.get("SecondaryStatus"),
+            answer.get("FailureReason"), str((answer.get("WarmPoolStatus") or {}).get(
+                "Status")), rules)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Offer(Generic[W]):
     item: W
     modified: datetime.datetime
+    digest: Hashable = None
 
 
 class WriteQueue(Generic[K, W]):
@@ -53,8 +68,8 @@ class WriteQueue(Generic[K, W]):
         self._workers = workers
         self._pending: dict[K, Offer[W]] = {}
         self._busy: set[K] = set()
-        # The LastModifiedTime of each job's state written, or being written.
-        self._newest: dict[K, datetime.datetime] = {}
+        # The LastModifiedTime (and digest) of each job's state written, or being written.
+        self._newest: dict[K, tuple[datetime.datetime, Hashable]] = {}
         self._ready = asyncio.Event()  # set: a key may be free to write
         # When a write last finished (time.monotonic()), or the queue last became non-empty.
         self.last_progress = time.monotonic()
@@ -62,26 +77,33 @@ class WriteQueue(Generic[K, W]):
     def __len__(self) -> int:
         return len(self._pending) + len(self._busy)
 
-    def offer(self, key: K, item: W, moment: datetime.datetime) -> bool:
-        """Queue ``item`` as ``key``'s state as of ``moment``; False when it is not newer
-        than what is written, being written or queued for the key."""
-        if moment <= self._newest.get(key, EARLIEST) and key in self._newest:
+    def offer(self, key: K, item: W, moment: datetime.datetime,
+              state: Hashable = None) -> bool:  # fmt: skip
+        """Queue ``item`` as ``key``'s state as of ``moment`` (``state``: what tells it from
+        another state of the same moment; the item itself by default); False when it is
+        older than what is written, being written or queued for the key, or that very
+        state again."""
+        state = item if state is None else state
+        newest = self._newest.get(key)
+        if newest is not None and (moment < newest[0] or newest == (moment, state)):
             return False
         queued = self._pending.get(key)
-        if queued is not None and queued.modified > moment:
+        if queued is not None and (queued.modified > moment or (
+                queued.modified == moment and queued.digest == state)):  # fmt: skip
             return False
         if not self._pending and not self._busy:
             self.last_progress = time.monotonic()
         if queued is not None:
             self._settled(queued.item, True)
-        self._pending[key] = Offer(item, moment)  # a queued key keeps its place
+        self._pending[key] = Offer(item, moment, state)  # a queued key keeps its place
         metrics.WRITE_QUEUE.set(len(self))
         self._ready.set()
         return True
 
     def written(self, key: K) -> datetime.datetime | None:
         """The LastModifiedTime of ``key``'s state written (or being written)."""
-        return self._newest.get(key)
+        newest = self._newest.get(key)
+        return newest[0] if newest is not None else None
 
     def forget(self, keep: Callable[[K], bool]) -> None:
         """Drop what is known of the keys ``keep`` refuses (jobs the index let go)."""
@@ -122,7 +144,7 @@ class WriteQueue(Generic[K, W]):
         offer = self._pending.pop(key)
         self._busy.add(key)
         before = self._newest.get(key)
-        self._newest[key] = offer.modified
+        self._newest[key] = (offer.modified, offer.digest)
         done = False
         try:
             done = await self._write(offer.item)
@@ -131,7 +153,7 @@ class WriteQueue(Generic[K, W]):
         finally:
             self._settled(offer.item, done)
             self._busy.discard(key)
-            if not done and self._newest.get(key) == offer.modified:
+            if not done and self._newest.get(key) == (offer.modified, offer.digest):
                 if before is None:
                     self._newest.pop(key, None)
                 else:
