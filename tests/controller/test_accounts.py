@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import yaml
 
@@ -20,6 +21,7 @@ from sagemaker_operator.testing.operator import OperatorProcess, operator_enviro
 from tests.api.manifests import manifest
 from tests.controller.test_crashes import kill_at_random_moments
 from tests.controller.test_metrics import scrape
+from tests.emulator.requests import typical
 from tests.kube import arn, condition, stalled, trainingjob, trainingjobs
 
 pytestmark = pytest.mark.cluster
@@ -229,3 +231,77 @@ def test_a_revoked_role_shows_on_its_jobs_and_holds_back_no_other_account(
     wait_until(teams.operator.guard(lambda: teams.job_status(teams.b, f"long-{TEAM_B}")
                                     == "Failed"),
                timeout=30, description="team B's job tracked meanwhile")  # fmt: skip
+
+
+def test_an_account_whose_sts_is_silent_holds_back_no_other_account(teams: Teams) -> None:
+    """Team A's STS takes AssumeRole and never answers (each attempt waits its 20 s read
+    deadline): the operator's own account goes on at once (before: team A's creates held
+    every worker of the one pool all accounts shared, and the own job waited minutes)."""
+    control = EmulatorControl(teams.emulator.endpoint_url)
+    control.set_faults(silent_accounts=[TEAM_A])
+    try:
+        teams.apply(teams.a, *(manifest(f"held-{index:02}", spec(TEAM_A)) for index in range(20)))
+        wait_until(lambda: control.stats()["outcomes"].get("silent", {}).get(TEAM_A),
+                   timeout=30, description="team A's STS silent")  # fmt: skip
+        teams.apply(teams.own, manifest("meanwhile", spec(OWN)))
+        wait_until(teams.operator.guard(lambda: teams.job_status(teams.own, "meanwhile")
+                                        == "Completed"), timeout=20,
+                   description="the own account's job Completed meanwhile")  # fmt: skip
+    finally:
+        control.set_faults(silent_accounts=[])
+
+
+def test_two_rules_naming_one_role_with_other_external_ids_are_two_accounts(
+    kube_cluster: KubeCluster, trainingjob_crd: str, namespace: str, emulator: Emulator,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """Rule 2's external id is stale: its namespace's job (left by an earlier operator) is
+    unreachable, and rule 1's namespace is tracked all the same (before: both rules'
+    namespaces shared one list made with whichever credentials came first, and rule 1's
+    healthy job was marked AssumeRoleFailed for good)."""
+    stale, fresh = f"stale-{uuid.uuid4().hex[:6]}", f"fresh-{uuid.uuid4().hex[:6]}"
+    for name in (stale, fresh):
+        kube_cluster.kubectl("create", "namespace", name)
+    control = EmulatorControl(emulator.endpoint_url)
+    control.put_role(ROLE_A, external_id="current")
+    # What an earlier operator left in the stale rule's namespace: a job in team A's
+    # account, made while its external id was still good, and its resource's status.
+    kube_cluster.kubectl("apply", "-n", stale, "-f", "-",
+                         input=json.dumps(manifest("left", spec(TEAM_A))))  # fmt: skip
+    uid = trainingjob(kube_cluster, stale, "left")["metadata"]["uid"]
+    credentials = emulator.sts_client().assume_role(
+        RoleArn=ROLE_A, RoleSessionName="earlier", ExternalId="current")["Credentials"]  # fmt: skip
+    team_a = boto3.session.Session().client(
+        "sagemaker", endpoint_url=emulator.endpoint_url, region_name="us-east-1",
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"])  # fmt: skip
+    control.set_profile("fast", {"Training": 600})
+    left = team_a.create_training_job(**typical("left", RoleArn=spec(TEAM_A)["roleArn"], Tags=[
+        {"Key": "sagemaker-operator.dev/uid", "Value": uid}]))["TrainingJobArn"]  # fmt: skip
+    status = {"trainingJobArn": left, "trainingJobName": "left", "region": "us-east-1",
+              "trainingJobStatus": "InProgress"}  # fmt: skip
+    kube_cluster.kubectl("patch", "trainingjob", "left", "-n", stale, "--subresource=status",
+                         "--type=merge", "-p", json.dumps({"status": status}))  # fmt: skip
+    control.set_profile("fast")
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(yaml.safe_dump({"rules": [
+        {"namespaces": [stale], "assumeRole": {"roleArn": ROLE_A, "externalId": "stale"}},
+        {"namespaces": [fresh], "assumeRole": {"roleArn": ROLE_A, "externalId": "current"}},
+    ]}))  # fmt: skip
+    environment = operator_environment(kube_cluster, emulator, poll_interval="1",
+                                       policy_file=str(policy))  # fmt: skip
+    with OperatorProcess(environment, stale, tmp_path / "operator.log",
+                         also=[fresh]) as operator:  # fmt: skip
+        operator.wait_ready()
+        kube_cluster.kubectl("apply", "-n", fresh, "-f", "-",
+                             input=json.dumps(manifest("train", spec(TEAM_A))))  # fmt: skip
+        wait_until(operator.guard(lambda: trainingjob(kube_cluster, fresh, "train").get(
+            "status", {}).get("trainingJobStatus") == "Completed"), timeout=60,
+            description=f"rule 1's job Completed\n{operator.output()}")  # fmt: skip
+        wait_until(operator.guard(lambda: condition(trainingjob(kube_cluster, stale, "left"),
+                                                    "Reconciling").get("reason")
+                                  == "AssumeRoleFailed"), timeout=30,
+                   description="rule 2's job unreachable")  # fmt: skip
+    for name in (stale, fresh):
+        kube_cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)

@@ -36,7 +36,7 @@ def request(role: str) -> dict[str, Any]:
 
 def test_a_rule_that_assumes_a_role_names_that_account_for_its_namespaces() -> None:
     assert POLICY.account_for("team-a") == Account(
-        role_arn=ROLE_A, external_id="x-1", session_name="sagemaker-operator-team-a",
+        role_arn=ROLE_A, external_id="x-1", session_name="sagemaker-operator-rule-1",
         rule="policy rule 1")  # fmt: skip
     assert POLICY.account_for("team-b") == Account(role_arn=ROLE_A, session_name="team-b",
                                                    rule="policy rule 2")  # fmt: skip

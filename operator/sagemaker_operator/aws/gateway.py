@@ -1,6 +1,7 @@
 """SageMaker, as the controller calls it: async, rate-limited, retried by botocore.
 
-boto3 is blocking, so each call runs in a bounded thread pool. Each (account, region,
+boto3 is blocking, so each call runs in a bounded thread pool, one per account (an
+account whose STS or SageMaker goes silent holds its own threads only). Each (account, region,
 operation) has its own client-side rate limiter (aiolimiter), because SageMaker's quotas
 are per account, region and operation; botocore's standard retry mode retries
 throttling, 5xx and connection errors with exponential backoff and jitter. Every call
@@ -78,6 +79,7 @@ class RateLimits:
 # Seconds: SageMaker's control-plane calls answer in well under a second.
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 20.0
+CLIENT_IDLE = 900.0  # seconds a client (and its account's session) is kept unused
 
 
 class SageMakerGateway:
@@ -113,8 +115,16 @@ class SageMakerGateway:
             "poll": deadlines.merge(Config(retries={"mode": "standard", "total_max_attempts": 2},
                                            max_pool_connections=workers)),
         }  # fmt: skip
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sagemaker")
+        # A pool of worker threads per account: the calls of an account whose STS or
+        # SageMaker stops answering (each waits its deadline) hold that account's threads
+        # only, never another's.
+        self._workers = workers
+        self._executors: dict[str, ThreadPoolExecutor] = {}
         self._clients: dict[tuple[Account, str, str], SageMakerClient] = {}
+        # When each client was last used (time.monotonic()): clients and sessions unused for
+        # CLIENT_IDLE are dropped (a rule removed, a region no longer used).
+        self._used: dict[tuple[Account, str, str], float] = {}
+        self._swept = time.monotonic()
         self._clients_lock = threading.Lock()
         self._limiters: dict[tuple[str, str, str], AsyncLimiter] = {}
         # An assumed role's session and credentials, shared by its clients of every region.
@@ -204,7 +214,16 @@ class SageMakerGateway:
             parameters["NextToken"] = answer["NextToken"]
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        for executor in list(self._executors.values()):
+            executor.shutdown(wait=False, cancel_futures=True)
+
+    def _executor(self, account: Account) -> ThreadPoolExecutor:
+        executor = self._executors.get(account.label)
+        if executor is None:
+            executor = self._executors[account.label] = ThreadPoolExecutor(
+                max_workers=self._workers, thread_name_prefix=f"sagemaker-{account.label}"
+            )
+        return executor
 
     async def _call(
         self, account: Account, region: str, operation: str,
@@ -219,7 +238,7 @@ class SageMakerGateway:
                 # The client is looked up (or made, which loads the service model) in the
                 # worker thread too: nothing slow runs on the event loop.
                 return await loop.run_in_executor(
-                    self._executor, lambda: self._attempt(account, region, purpose, call)
+                    self._executor(account), lambda: self._attempt(account, region, purpose, call)
                 )
             finally:
                 metrics.SAGEMAKER_LATENCY.labels(operation).observe(time.monotonic() - started)
@@ -277,10 +296,14 @@ class SageMakerGateway:
 
     def _client(self, account: Account, region: str, purpose: str) -> SageMakerClient:
         with self._clients_lock:
+            now = time.monotonic()
+            self._used[(account, region, purpose)] = now
+            if now - self._swept > CLIENT_IDLE:
+                self._sweep(now)
             client = self._clients.get((account, region, purpose))
             if client is None:
-                # Clients are never freed: only a region SageMaker has gets one
-                # (aws/regions.py); checked once, as the client is made.
+                # Only a region SageMaker has gets a client (aws/regions.py); checked once,
+                # as the client is made.
                 regions.check(region, self.home_region or region)
                 # A session per client (boto3 sessions are not thread-safe, clients are),
                 # all sharing one loaded service model, and an account's credentials.
@@ -293,6 +316,17 @@ class SageMakerGateway:
                     _count_attempt, account=account.label))  # fmt: skip
                 self._clients[(account, region, purpose)] = client
             return client
+
+    def _sweep(self, now: float) -> None:
+        """Drop the clients unused for CLIENT_IDLE, and the sessions none is left of (called
+        under the lock)."""
+        self._swept = now
+        for key in [key for key, used in self._used.items() if now - used > CLIENT_IDLE]:
+            self._used.pop(key, None)
+            self._clients.pop(key, None)
+        kept = {account for account, _, _ in self._clients}
+        for account in [account for account in self._accounts if account not in kept]:
+            del self._accounts[account]
 
     def _session(self, account: Account, region: str) -> Any:
         """A botocore session with the account's credentials (called under the lock)."""

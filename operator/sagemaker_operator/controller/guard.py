@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sagemaker_operator.aws.errors import classify
+from sagemaker_operator.aws.errors import ASSUME_ROLE_FAILED, classify
 from sagemaker_operator.controller.memory import JobMemory
 from sagemaker_operator.controller.ownership import EARLY, Ownership, ownership
 from sagemaker_operator.controller.runtime import Runtime
@@ -93,6 +93,8 @@ class OwnershipGuard:
                     account=tracked.account,
                 )
             except (ClientError, BotoCoreError) as error:
+                if classify(error).code == ASSUME_ROLE_FAILED:
+                    raise  # the account's, not the job's: its jobs say so (Tracker.tick)
                 logger.warning("cannot read the tags of %s: %s", tracked.job.arn, classify(error))
                 return None
 

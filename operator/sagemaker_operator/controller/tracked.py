@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sagemaker_operator.aws.accounts import OWN, Account
@@ -36,16 +36,17 @@ JobKey = tuple[str, str]  # the job's ARN (case ignored) and its resource's UID
 
 @dataclass(frozen=True)
 class Scope:
-    """Where a list runs: an account (its role, or the operator's own) and a region. The
-    account acts with the credentials of ``account`` (the namespaces of one role share a
-    list, whatever their session names)."""
+    """Where a list runs: an account, by everything that makes its credentials (the role,
+    external id, session name: the namespaces of one policy rule share it, and two rules
+    naming one role with other external ids never do), and a region."""
 
-    key: str  # the role ARN, or "own"
+    account: Account
     region: str
-    account: Account = field(compare=False, default=OWN)
 
     def __str__(self) -> str:
-        return self.region if self.key == "own" else f"{self.region} of account {self.account.id}"
+        if self.account.role_arn is None:
+            return self.region
+        return f"{self.region} of account {self.account.id} ({self.account.rule})"
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class Tracked:
 
     @property
     def scope(self) -> Scope:
-        return Scope(self.account.role_arn or "own", self.region, self.account)
+        return Scope(self.account, self.region)
 
     @property
     def job_name(self) -> str:

@@ -156,6 +156,8 @@ class Tracker:
         # tasks are held here, as asyncio wants).
         self._confirming: dict[tuple[Scope, str], asyncio.Future[bool]] = {}
         self._confirmations: set[asyncio.Task[None]] = set()
+        # Each scope's tick in progress (scopes tick side by side, each at most once).
+        self._running: dict[Scope, asyncio.Task[None]] = {}
 
     def stalled(self, now: float | None = None) -> str | None:
         """Why the tracker looks stuck, or None while it finishes its ticks."""
@@ -239,6 +241,8 @@ class Tracker:
             await self._ticks(inflight)
         finally:
             writer.cancel()
+            for task in self._running.values():
+                task.cancel()
 
     async def _ticks(self, inflight: Mapping[str, Iterable[Tracked]]) -> None:
         loop = asyncio.get_running_loop()
@@ -288,25 +292,42 @@ class Tracker:
         return False
 
     async def tick(self, inflight: Mapping[str, Iterable[Tracked]]) -> None:
-        """One tick in every account and region; one that fails (AWS, an account whose role
-        cannot be assumed, or a bug) is that one's failure alone, logged, and tried again
-        next tick."""
+        """One tick in every account and region, side by side: one that fails (AWS, an
+        account whose role cannot be assumed, or a bug) is that one's failure alone,
+        logged, and tried again next tick; one that takes longer than the interval (its
+        STS or SageMaker not answering) goes on in the background, and is not started
+        again until it ends, while the others tick on time."""
         indexed = {tracked.job.key for region in list(inflight) for tracked in inflight[region]}
         self.memory.forget(lambda arn: arn in indexed)  # their resources are gone
+        started = []
         for region in list(inflight):
             for scope, jobs in (await self._by_account(inflight.get(region, []))).items():
-                try:
-                    await self._tick_region(scope, jobs)
-                except (ClientError, BotoCoreError) as error:
-                    # botocore has retried already; the next tick tries again.
-                    failure = classify(error)
-                    metrics.RECONCILE_ERRORS.labels(failure.code).inc()
-                    logger.warning("tracking jobs in %s failed: %s", scope, failure)
-                    if failure.code == ASSUME_ROLE_FAILED:  # a stuck account must look stuck
-                        await self._unreachable(jobs.values(), failure)
-                except Exception:
-                    metrics.RECONCILE_ERRORS.labels("TrackingError").inc()
-                    logger.exception("tracking jobs in %s failed; the others go on", scope)
+                running = self._running.get(scope)
+                if running is not None and not running.done():
+                    metrics.RECONCILE_ERRORS.labels("TrackingBusy").inc()
+                    logger.warning("tracking jobs in %s: its last tick has not ended (its "
+                                   "calls wait for AWS); the other accounts go on",
+                                   scope)  # fmt: skip
+                    continue
+                task = asyncio.create_task(self._tick_scope(scope, jobs), name=f"tick {scope}")
+                self._running[scope] = task
+                started.append(task)
+        if started:
+            await asyncio.wait(started, timeout=self.interval())
+
+    async def _tick_scope(self, scope: Scope, jobs: dict[JobKey, Tracked]) -> None:
+        try:
+            await self._tick_region(scope, jobs)
+        except (ClientError, BotoCoreError) as error:
+            # botocore has retried already; the next tick tries again.
+            failure = classify(error)
+            metrics.RECONCILE_ERRORS.labels(failure.code).inc()
+            logger.warning("tracking jobs in %s failed: %s", scope, failure)
+            if failure.code == ASSUME_ROLE_FAILED:  # a stuck account must look stuck
+                await self._unreachable(jobs.values(), failure)
+        except Exception:
+            metrics.RECONCILE_ERRORS.labels("TrackingError").inc()
+            logger.exception("tracking jobs in %s failed; the others go on", scope)
 
     async def _by_account(self, jobs: Iterable[Tracked]) -> dict[Scope, dict[JobKey, Tracked]]:
         """The region's jobs by the account their namespace's policy rule names. A job whose

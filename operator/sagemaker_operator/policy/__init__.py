@@ -54,7 +54,7 @@ must be exact names (or a selector). The default policy, when no file is given, 
 every namespace the roles and other ARNs of the operator's own account only.
 
 A rule may name a role the operator assumes for its namespaces (``assumeRole``: roleArn,
-optional externalId and sessionName, which defaults to ``sagemaker-operator-<namespace>``):
+optional externalId and sessionName, which defaults to ``sagemaker-operator-rule-<n>``):
 their jobs then run in that role's account, and ``roles`` and ``arns`` default to that
 account's (``arn:aws*:iam::<account>:role/**``, ``arn:aws*:*:*:<account>:**``). A
 namespace reaches only the account its rule names.
@@ -123,7 +123,8 @@ class AssumeRole(BaseModel):
     role_arn: str = Field(alias="roleArn", pattern=ROLE_ARN)
     external_id: str | None = Field(default=None, alias="externalId", min_length=2,
                                     max_length=1224, pattern=r"^[\w+=,.@:/-]+$")  # fmt: skip
-    # Default: sagemaker-operator-<namespace>, so CloudTrail names the namespace.
+    # Default: sagemaker-operator-rule-<n>: one session (and its clients) for all the
+    # namespaces of the rule, named in CloudTrail by the rule.
     session_name: str | None = Field(default=None, alias="sessionName",
                                      pattern=r"^[\w+=,.@-]{2,64}$")  # fmt: skip
 
@@ -302,7 +303,7 @@ class Policy(BaseModel):
             return OWN
         assumed = rule.assume_role
         return Account(role_arn=assumed.role_arn, external_id=assumed.external_id,
-                       session_name=assumed.session_name or (SESSION_PREFIX + namespace)[:64],
+                       session_name=assumed.session_name or f"{SESSION_PREFIX}rule-{number}",
                        rule=f"policy rule {number}")  # fmt: skip
 
     def violations(

@@ -57,6 +57,9 @@ class Faults:
       throttled (a quota running out in the middle of a paginated walk);
     - ``update_delay``: an accepted UpdateTrainingJob shows in DescribeTrainingJob only so
       many seconds later (eventual consistency);
+    - ``silent_accounts``: accounts whose STS (AssumeRole of their roles) and SageMaker
+      (calls with their credentials) take requests and never answer, as a network path
+      that drops packets does, until the account leaves the list (at most SILENCE s);
     - ``mixed_case_arns``: CreateTrainingJob and DescribeTrainingJob answer a job's ARN
       with its name's own letter case, ListTrainingJobs in lower case (boto3#4606);
     - ``event_drop_rate``, ``event_duplicate_rate``, ``event_reorder_rate`` (probabilities)
@@ -79,6 +82,7 @@ class Faults:
     denied: dict[str, list[str]] = field(default_factory=dict)
     throttle_after: dict[str, int] = field(default_factory=dict)
     update_delay: float = 0.0
+    silent_accounts: list[str] = field(default_factory=list)
     mixed_case_arns: bool = False
     event_drop_rate: float = 0.0
     event_duplicate_rate: float = 0.0
@@ -121,6 +125,8 @@ class Faults:
         if "throttle_after" in settings:
             after = dict(settings["throttle_after"])
             self.throttle_after = {str(operation): int(count) for operation, count in after.items()}
+        if "silent_accounts" in settings:
+            self.silent_accounts = [str(account) for account in settings["silent_accounts"]]
         if "denied" in settings:
             self.denied = {str(operation): [str(name) for name in names]
                            for operation, names in dict(settings["denied"]).items()}  # fmt: skip

@@ -49,6 +49,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "us-east-1"
 CONTROL_PREFIX = "/_emulator/"
+SILENCE = 120.0  # seconds a request to a silent account is held, at most
 _TARGET_PREFIX = "SageMaker."
 _LOGS_TARGET_PREFIX = "Logs_20140328."
 _SQS_TARGET_PREFIX = "AmazonSQS."
@@ -360,6 +361,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             account, _ = emulator.iam.account_of(self._access_key())
+            if self._silenced(account):
+                return
             answer = operations.call(emulator.store_for(account), self._region(), call, params,
                                      service)  # fmt: skip
         except SageMakerError as error:
@@ -409,6 +412,21 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, body.encode(), _JSON_10,
                    {"x-amzn-query-error": f"{error.query_code};Sender"})  # fmt: skip
 
+    def _silenced(self, account: str) -> bool:
+        """With the switch ``silent_accounts`` naming the account: take the request and
+        answer nothing (the caller's read deadline ends it) until the account leaves the
+        list, or SILENCE s; True when it was so."""
+        emulator = self.server.emulator
+        if account not in emulator.injector.current().silent_accounts:
+            return False
+        emulator.injector.record("silent", account)
+        deadline = time.monotonic() + SILENCE
+        while (time.monotonic() < deadline
+               and account in emulator.injector.current().silent_accounts):  # fmt: skip
+            time.sleep(0.2)
+        self.close_connection = True
+        return True
+
     def _region(self) -> str:
         match = _CREDENTIAL_SCOPE.search(self.headers.get("Authorization", ""))
         return match[2] if match else self.server.emulator.default_region
@@ -426,6 +444,9 @@ class _Handler(BaseHTTPRequestHandler):
         form = urllib.parse.parse_qs(body.decode(errors="replace"))
         action = form.get("Action", [""])[0]
         operation = f"sts:{action or '?'}"
+        role = form.get("RoleArn", [""])[0].split(":")
+        if action == "AssumeRole" and len(role) > 4 and self._silenced(role[4]):
+            return
         actions: dict[str, Callable[[], str]] = {
             "GetCallerIdentity": self._caller_identity,
             "AssumeRole": lambda: self._assume_role(form),
