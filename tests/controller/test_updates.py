@@ -164,3 +164,40 @@ def test_an_update_outside_the_namespace_policy_makes_no_call(
     assert "spec.profilerConfig.s3OutputPath" in condition(found, "Stalled")["message"]
     assert update_calls(emulator) == 0
     assert json.dumps(found["status"]["update"]["state"]) == '"Refused"'
+
+
+def test_a_remote_debug_change_waits_for_downloading_or_training(
+    kube_cluster: KubeCluster, namespace: str, emulator: Emulator,
+    operator_process: OperatorProcess,
+) -> None:  # fmt: skip
+    """SageMaker takes RemoteDebugConfig only while the job is Downloading or Training: a
+    change made while it starts waits (Reconciling, UpdatePending), then is sent (before:
+    sent at once, refused, and the resource Stalled for good though it would pass a minute
+    later)."""
+    control = EmulatorControl(emulator.endpoint_url)
+    control.set_profile("fast", {"Starting": 6, "Training": 600})
+    document = job("debugged")
+    apply(kube_cluster, namespace, document)
+    wait_until(operator_process.guard(lambda: arn(kube_cluster, namespace, "debugged")),
+               timeout=30, description="ARN")  # fmt: skip
+    document["spec"]["remoteDebugConfig"] = {"enableRemoteDebug": True}
+    apply(kube_cluster, namespace, document)
+
+    def waiting() -> dict[str, Any] | None:
+        found = resource(kube_cluster, namespace, "debugged")
+        return found if conditions(found).get("Reconciling") == ("True", "UpdatePending") else None
+
+    found = wait_until(operator_process.guard(waiting), timeout=30, description="waiting")
+    assert emulator.sagemaker_client().describe_training_job(TrainingJobName="debugged")[
+        "SecondaryStatus"] == "Starting"  # fmt: skip
+    assert update_calls(emulator) == 0
+    assert "Downloading or Training" in condition(found, "Reconciling")["message"]
+
+    def applied() -> dict[str, Any] | None:
+        found = resource(kube_cluster, namespace, "debugged")
+        return found if found["status"].get("update", {}).get("state") == "Applied" else None
+
+    wait_until(operator_process.guard(applied), timeout=60, description="Applied")
+    described = emulator.sagemaker_client().describe_training_job(TrainingJobName="debugged")
+    assert described["RemoteDebugConfig"] == {"EnableRemoteDebug": True}
+    assert stalled(kube_cluster, namespace, "debugged") is None

@@ -42,6 +42,7 @@ def test_a_running_job_takes_new_profiler_settings_rules_and_remote_debug(
 ) -> None:
     control.set_profile("fast", LONG)
     sagemaker.create_training_job(**typical("running"))
+    control.advance_clock(150)  # Downloading: remote debugging may change now
     answer = sagemaker.update_training_job(
         TrainingJobName="running",
         ProfilerConfig={"S3OutputPath": "s3://my-bucket/profiler",
@@ -108,6 +109,7 @@ def test_update_delay_shows_an_accepted_update_in_describe_later(
     control.set_profile("fast", LONG)
     control.set_faults(update_delay=5)
     sagemaker.create_training_job(**typical("late"))
+    control.advance_clock(150)  # Downloading
     sagemaker.update_training_job(
         TrainingJobName="late", RemoteDebugConfig={"EnableRemoteDebug": True}
     )
@@ -152,3 +154,28 @@ def test_every_default_is_listed_in_the_readme_with_its_value() -> None:
     text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     for default in DEFAULTS:
         assert f"| `{default.path}` | `{json.dumps(default.value)}` |" in text
+
+
+def test_remote_debugging_changes_only_while_downloading_or_training(
+    sagemaker: SageMakerClient, control: EmulatorControl
+) -> None:
+    """UpdateTrainingJob's API reference: "You can update the remote debugging configuration
+    when the SecondaryStatus of the job is Downloading or Training" (before: taken in any
+    InProgress state)."""
+    control.set_profile("fast", LONG)
+    sagemaker.create_training_job(**typical("debugged"))
+
+    def update() -> Any:
+        return sagemaker.update_training_job(TrainingJobName="debugged",
+                                             RemoteDebugConfig={"EnableRemoteDebug": True})
+
+    message = refusal(update)  # Starting
+    assert "Downloading or Training" in message
+    assert "Starting" in message
+    for phase in ("Downloading", "Training"):
+        control.advance_clock(100)
+        assert sagemaker.describe_training_job(TrainingJobName="debugged")[
+            "SecondaryStatus"] == phase  # fmt: skip
+        update()
+    control.advance_clock(100)  # Uploading
+    assert "Uploading" in refusal(update)

@@ -40,6 +40,7 @@ from sagemaker_operator.controller.requests import Update, update_request
 from sagemaker_operator.controller.runtime import ResourceRef, Runtime
 from sagemaker_operator.status.conditions import (
     NOT_OWNED,
+    Verdict,
     status_from_sagemaker,
     verdict_for_job,
     verdict_for_problem,
@@ -48,6 +49,7 @@ from sagemaker_operator.status.fields import (
     APPLIED,
     PENDING,
     REFUSED,
+    UPDATE_PENDING,
     status_fields,
     update_fields,
     with_update,
@@ -56,6 +58,22 @@ from sagemaker_operator.status.fields import (
 logger = logging.getLogger(__name__)
 
 UPDATE_CHECK = 5.0  # seconds between looks at whether an accepted update shows
+# The secondary statuses in which SageMaker takes a RemoteDebugConfig ("You can update the
+# remote debugging configuration when the SecondaryStatus of the job is Downloading or
+# Training": UpdateTrainingJob's API reference), and those past them.
+REMOTE_DEBUG_PHASES = frozenset({"Downloading", "Training"})
+PAST_TRAINING = frozenset(
+    {
+        "Uploading",
+        "Stopping",
+        "Stopped",
+        "Completed",
+        "Failed",
+        "MaxRuntimeExceeded",
+        "MaxWaitTimeExceeded",
+        "Interrupted",
+    }
+)
 UPDATE_PATIENCE = 900.0  # seconds an accepted update may take to show in Describe
 
 
@@ -82,12 +100,11 @@ async def update_job(
         return
     updating = _Updating(runtime, ref, status, generation, patch)
     wanted = await updating.checked(spec)
-    if wanted is None:
-        return
     change: Update | None = None
     try:
-        described = await updating.describe_own()
-        if described is None:
+        # Neither when the checks refused the spec, nor when the job is not its own.
+        described = await updating.describe_own() if wanted is not None else None
+        if wanted is None or described is None:
             return
         change = update_request(wanted, described)
         if update is not None and update.generation == generation:
@@ -95,6 +112,8 @@ async def update_job(
             return
         if not change.request:  # nothing SageMaker does not have already (changed back)
             updating.write(described, SpecUpdate(generation=generation, state=APPLIED))
+            return
+        if not await updating.in_its_phase(change, described):
             return
         await runtime.gateway.update_training_job(
             updating.region,
@@ -183,6 +202,31 @@ class _Updating:
         await self.refuse(NOT_OWNED, f"training job {self.name} in {self.region} is not this "
                           "resource's (its tags do not name it): not updated")  # fmt: skip
         return None
+
+    async def in_its_phase(self, change: Update, described: Mapping[str, Any]) -> bool:
+        """Whether SageMaker takes the change now. RemoteDebugConfig is taken only while
+        the job is Downloading or Training (UpdateTrainingJob's API reference): before
+        that the resource waits, Reconciling (UpdatePending), and kopf.TemporaryError calls
+        again after UPDATE_CHECK; after that it is refused for good (False, written)."""
+        if "RemoteDebugConfig" not in change.request:
+            return True
+        secondary = str(described.get("SecondaryStatus"))
+        if secondary in REMOTE_DEBUG_PHASES:
+            return True
+        if described.get("TrainingJobStatus") == "InProgress" and secondary not in PAST_TRAINING:
+            message = (f"waiting for training job {self.name} to be Downloading or Training "
+                       f"to update spec.remoteDebugConfig (SageMaker takes it only then; it "
+                       f"is {secondary})")  # fmt: skip
+            job = status_from_sagemaker(described)
+            self.patch.status.update(status_fields(
+                job, Verdict(False, True, False, UPDATE_PENDING, message), self.generation,
+                self.conditions, observed=False))  # fmt: skip
+            raise kopf.TemporaryError(message, delay=UPDATE_CHECK)
+        await self.refuse("ValidationException", (
+            "UpdateTrainingJob refused: RemoteDebugConfig can be updated only while the "
+            f"training job is Downloading or Training; training job {self.name} is past "
+            f"Training ({secondary})"), change.fields)  # fmt: skip
+        return False
 
     async def follow(self, update: SpecUpdate, change: Update, described: Mapping[str, Any],
                      elapsed: float) -> None:  # fmt: skip

@@ -102,6 +102,10 @@ def profile_durations(name: str, overrides: Mapping[str, float] | None = None) -
     return durations
 
 
+# The secondary statuses in which UpdateTrainingJob takes a RemoteDebugConfig.
+REMOTE_DEBUG_PHASES = frozenset({"Downloading", "Training"})
+
+
 @dataclass
 class TrainingJob:
     name: str
@@ -281,7 +285,9 @@ class TrainingJob:
 
         - ProfilerConfig, ProfilerRuleConfigurations and RemoteDebugConfig change only
           while the job is InProgress (profiling and remote debugging are of a running
-          job: "Update Debugger profiling configuration", SageMaker developer guide);
+          job: "Update Debugger profiling configuration", SageMaker developer guide), and
+          RemoteDebugConfig only while its secondary status is Downloading or Training
+          (UpdateTrainingJob's API reference);
         - a rule already configured keeps its configuration; new ones are added;
         - ResourceConfig.KeepAlivePeriodInSeconds changes while the job runs, or after it
           while its warm pool is Available; 0 terminates the pool ("Update a warm pool",
@@ -300,6 +306,13 @@ class TrainingJob:
                 "ValidationException",
                 f"{', '.join(profiling)} can be updated only while the training job is "
                 f"InProgress; training job {self.name} is {self.status}.",
+            )
+        if "RemoteDebugConfig" in changes and self.secondary not in REMOTE_DEBUG_PHASES:
+            raise SageMakerError(
+                "ValidationException",
+                "RemoteDebugConfig can be updated only while the training job's "
+                f"SecondaryStatus is Downloading or Training; training job {self.name} is "
+                f"{self.secondary}.",
             )
         for rule in changes.get("ProfilerRuleConfigurations") or []:
             for existing in self.request.get("ProfilerRuleConfigurations") or []:
