@@ -117,6 +117,12 @@ EVENTS_MODE = Gauge(
     "the queue cannot be read and lists poll at poll_interval (only with --events-queue-url)",
     registry=REGISTRY,
 )
+EVENTS_MISSED = Counter(
+    "sagemaker_operator_events_missed",
+    "Job changes a list found, older than an event takes, that no event had brought (the "
+    "events mode's proof of delivery: many of them and the lists poll at the usual interval)",
+    registry=REGISTRY,
+)
 EVENTS_LAST_RECEIVE = Gauge(
     "sagemaker_operator_queue_last_receive_timestamp_seconds",
     "When a ReceiveMessage call on the events queue last answered (Unix time); liveness "

@@ -189,3 +189,31 @@ def test_events_of_a_job_no_resource_shows_are_deleted_once_they_have_waited_lon
         expired = metric(operator, "sagemaker_operator_queue_events_total", outcome="expired")
         assert expired is not None
         assert expired >= 1
+
+
+def test_a_queue_that_answers_but_receives_nothing_is_found_out_by_the_lists(
+    kube_cluster: KubeCluster, trainingjob_crd: str, namespace: str, emulator: Emulator,
+    queue_url: str, tmp_path: Path,
+) -> None:  # fmt: skip
+    """The rule delivers nothing (an SSE-KMS queue whose key EventBridge may not use, a rule
+    disabled or in another region: the queue still answers): a list finds changes no event
+    brought, and the operator says so, naming the queue, and polls at the usual interval
+    (before: every status waited the long safety-net interval, events mode 1, no word)."""
+    control = EmulatorControl(emulator.endpoint_url)
+    control.set_faults(event_drop_rate=1.0)
+    control.set_profile("fast", {"Starting": 1, "Downloading": 1, "Training": 600})
+    environment = operator_environment(
+        kube_cluster, emulator, poll_interval="1", metrics_port="0",
+        events_queue_url=queue_url, events_poll_interval="15",
+    )  # fmt: skip
+    with OperatorProcess(environment, namespace, tmp_path / "operator.log") as operator:
+        operator.wait_ready()
+        apply_jobs(kube_cluster, namespace, ["job-0", "job-1", "job-2"])
+        wait_until(operator.guard(lambda: (metric(
+            operator, "sagemaker_operator_events_missed_total") or 0) > 0), timeout=60,
+            description="changes no event brought")  # fmt: skip
+        assert metric(operator, "sagemaker_operator_events_mode") == 0
+        assert f"no event brought them: is the rule sending to {queue_url}" in operator.output()
+        lists = control.calls("ListTrainingJobs")
+        wait_until(operator.guard(lambda: control.calls("ListTrainingJobs") >= lists + 5),
+                   timeout=15, description="lists at the poll interval again")  # fmt: skip

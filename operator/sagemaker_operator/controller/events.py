@@ -47,7 +47,7 @@ from sagemaker_operator.aws.events import (
 from sagemaker_operator.controller.requests import UID_TAG
 from sagemaker_operator.controller.runtime import NoAccountError, Runtime
 from sagemaker_operator.controller.tracked import JobKey, Tracked
-from sagemaker_operator.controller.tracking import Tracker
+from sagemaker_operator.controller.tracking import EVENT_GRACE, Tracker
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,9 @@ YOUNG = datetime.timedelta(minutes=5)  # a job no resource shows, this young, ma
 EARLY_RETRY = 1.0  # seconds between tries of the events that came before their resource
 MAX_EARLY = 10_000  # such events kept at most (beyond: the queue brings them back)
 WRITE_PATIENCE = 25.0  # seconds a batch waits for its writes (within the visibility timeout)
+# A list that finds this many changes no event brought (and over half of what it found)
+# shows a rule that does not deliver: a few lost events are the lists' to catch.
+MISSED_AT_LEAST = 3
 
 
 class EventConsumer:
@@ -71,6 +74,8 @@ class EventConsumer:
         self.tracker = tracker
         self.queue = queue
         self._flowing = False  # the last receive answered
+        # The lists found changes no event brought (the rule delivers nothing here).
+        self._undelivered = False
         self._problem: str | None = None
         self.last_answer = time.monotonic()  # the last receive that finished, well or not
         self._receivers = 0
@@ -81,8 +86,29 @@ class EventConsumer:
         self._waiting_since: dict[tuple[str, str], float] = {}
 
     def flowing(self) -> bool:
-        """Whether the status comes from the queue now (else lists poll as usual)."""
-        return self._flowing
+        """Whether the status comes from the queue now (else lists poll as usual): it can
+        be read, and the lists do not find what its events should have brought."""
+        return self._flowing and not self._undelivered
+
+    def missed(self, missed: int, found: int) -> None:
+        """A list found ``found`` changes of jobs in flight, ``missed`` of them older than
+        an event takes and brought by none: past MISSED_AT_LEAST and half of them, the
+        rule delivers nothing to this queue (or too little): lists poll at the usual
+        interval, a warning names the queue, until an event brings a change again."""
+        if not missed:
+            return
+        metrics.EVENTS_MISSED.inc(missed)
+        if self._undelivered or missed < MISSED_AT_LEAST or 2 * missed <= found:
+            return
+        self._undelivered = True
+        metrics.EVENTS_MODE.set(0)
+        logger.warning(
+            "a list found %d job changes, over %d s old, and no event brought them: is the "
+            "rule sending to %s (deploy/sagemaker-events.cfn.yaml: its state, its region, the "
+            "queue's encryption key letting EventBridge use it)? Lists poll every %g s "
+            "until events bring changes again", missed, EVENT_GRACE.total_seconds(),
+            self.queue.url, self.runtime.settings.poll_interval,
+        )  # fmt: skip
 
     def stalled(self, now: float | None = None) -> str | None:
         idle = (time.monotonic() if now is None else now) - self.last_answer
@@ -190,6 +216,8 @@ class EventConsumer:
         for message in messages:
             outcome, done = await self._offer(message, inflight, lookups)
             metrics.EVENTS_RECEIVED.labels(outcome).inc()
+            if outcome == "written" and self._undelivered:
+                self._delivered()
             if done is not None:
                 waiting.append((message.receipt, done))
             elif outcome != "early":  # an early one is kept (_keep_early) and left in the queue
@@ -278,13 +306,21 @@ class EventConsumer:
                     "policy assumes a role in")  # fmt: skip
         return None
 
+    def _delivered(self) -> None:
+        """An event brought a change again: the long interval is back."""
+        self._undelivered = False
+        if self._flowing:
+            metrics.EVENTS_MODE.set(1)
+        logger.warning("an event brought a change again: lists poll every %g s",
+                       self.runtime.settings.events_poll_interval)  # fmt: skip
+
     def _healthy(self) -> None:
         if not self._flowing:
             if self._problem is not None:
                 logger.warning("the events queue can be read again: lists poll every %g s",
                                self.runtime.settings.events_poll_interval)  # fmt: skip
             self._flowing, self._problem = True, None
-            metrics.EVENTS_MODE.set(1)
+            metrics.EVENTS_MODE.set(0 if self._undelivered else 1)
 
     def _failed(self, error: BaseException) -> None:
         problem = str(classify(error)) if isinstance(error, ClientError | BotoCoreError) else (

@@ -72,6 +72,7 @@ async def start(*, settings: kopf.OperatorSettings, memo: Any, **kwargs: Any) ->
                            RECEIVERS + 2)  # fmt: skip
         memo.consumer = EventConsumer(runtime, memo.tracking, queue)
         memo.tracking.events_flowing = memo.consumer.flowing
+        memo.tracking.events_missed = memo.consumer.missed
         memo.events = asyncio.create_task(memo.consumer.run(kwargs["inflight"]), name="events")
 
 

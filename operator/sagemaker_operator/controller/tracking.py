@@ -51,7 +51,7 @@ from sagemaker_operator.aws.gateway import Page
 from sagemaker_operator.controller.guard import CONCURRENT_CALLS, OwnershipGuard, each
 from sagemaker_operator.controller.runtime import NoAccountError, Runtime
 from sagemaker_operator.controller.tracked import JobKey, Scope, Tracked, status_time
-from sagemaker_operator.controller.writes import WriteQueue, digest, modified
+from sagemaker_operator.controller.writes import EARLIEST, WriteQueue, digest, modified
 from sagemaker_operator.status.conditions import (
     END_STATES,
     Verdict,
@@ -82,6 +82,9 @@ MIN_GAP = 1.0  # seconds between the end of a tick and the start of the next, at
 STALL_INTERVALS = 5
 STALL_MINIMUM = 60.0
 FOLLOW_CEILING = 300.0  # seconds: the longest wait between describes of an ended job
+# Seconds within which a change's event reaches the queue (EventBridge delivers in near
+# real time): a change a list finds that is older, and was not written, no event brought.
+EVENT_GRACE = datetime.timedelta(seconds=10)
 # A resource this much older than its job may be (a restart found it in flight): its job
 # is described before its creation bounds any list.
 OLD_RESOURCE = datetime.timedelta(days=1)
@@ -150,8 +153,10 @@ class Tracker:
         self.writes: WriteQueue[tuple[Scope, str], _Write] = WriteQueue(
             self._write, CONCURRENT_CALLS, _settled
         )
-        # Whether events bring the status now (controller/events.py sets it).
+        # Whether events bring the status now, and what to tell of the changes a list found
+        # that no event had brought (controller/events.py sets both).
         self.events_flowing: Callable[[], bool] = lambda: False
+        self.events_missed: Callable[[int, int], None] = lambda missed, found: None
         # Jobs whose end an event told, being confirmed by a describe: one call a job (the
         # tasks are held here, as asyncio wants).
         self._confirming: dict[tuple[Scope, str], asyncio.Future[bool]] = {}
@@ -471,6 +476,7 @@ class Tracker:
             ours = {by_arn[arn].key: summary for arn, summary in latest.items() if arn in by_arn}
             for key in ours:
                 self._seen[(scope, key)] = listed
+            self._check_delivery(scope, jobs, ours)
             # The longest waiting first; written while the next list is read.
             for key, summary in sorted((retry | catch_up | ours).items(),
                                        key=lambda item: modified(item[1])):  # fmt: skip
@@ -491,6 +497,24 @@ class Tracker:
         known.update(jobs)
         self._unclaimed[scope] = {arn: summary for arn, summary in latest.items()
                                    if arn not in by_arn}  # fmt: skip
+
+    def _check_delivery(self, scope: Scope, jobs: Mapping[JobKey, Tracked],
+                        listed: Mapping[JobKey, Mapping[str, Any]]) -> None:  # fmt: skip
+        """While events bring the status, tell ``events_missed`` how many of the changes a
+        list found no event had brought, though made over EVENT_GRACE ago (and how many it
+        found): a rule that delivers nothing shows there."""
+        if not self.events_flowing():
+            return
+        now = datetime.datetime.now(datetime.UTC)
+        missed = 0
+        for key, summary in listed.items():
+            tracked, moment = jobs[key], modified(summary)
+            shown = max(filter(None, (self.writes.written((scope, tracked.job.key)),
+                                      status_time(tracked.status.get("lastModifiedTime")))),
+                        default=EARLIEST)  # fmt: skip
+            if shown < moment < now - EVENT_GRACE:
+                missed += 1
+        self.events_missed(missed, len(listed))
 
     async def _write(self, write: _Write) -> bool:
         """Write a job's state (the writer queue's work); a failure is the job's alone: its
