@@ -233,3 +233,27 @@ def test_a_status_write_for_a_deleted_resource_never_lands_on_its_successor(
     assert resource(kube_cluster, namespace, "reused")["status"]["trainingJobStatus"] == (
         "InProgress"
     )
+
+
+def test_a_resource_deleted_while_its_creates_are_throttled_gets_no_job(
+    kube_cluster: KubeCluster, namespace: str, emulator: Emulator,
+    operator_process: OperatorProcess,
+) -> None:  # fmt: skip
+    """Deleted before a create got through: no job, ever (before: the create's retries went
+    on after the delete, and most such resources got a job, started and billed, then
+    stopped)."""
+    control = EmulatorControl(emulator.endpoint_url)
+    control.set_faults(throttle_rate=1.0, throttle_operations=["CreateTrainingJob"])
+    names = [f"deleted-{index}" for index in range(5)]
+    kube_cluster.kubectl("apply", "-n", namespace, "-f", "-", input="\n---\n".join(
+        json.dumps(manifest(name, typical_spec())) for name in names))  # fmt: skip
+    wait_until(operator_process.guard(lambda: (control.stats()["outcomes"].get(
+        "CreateTrainingJob", {}).get("ThrottlingException", 0)) >= len(names)), timeout=30,
+        description="every create throttled")  # fmt: skip
+    kube_cluster.kubectl("delete", "trainingjob", *names, "-n", namespace, "--wait=false")
+    control.set_faults(throttle_rate=0.0, throttle_operations=[])
+    wait_until(operator_process.guard(lambda: all(gone(kube_cluster, namespace, name)
+                                                  for name in names)), timeout=90,
+               description="the resources gone")  # fmt: skip
+    assert control.stats()["outcomes"]["CreateTrainingJob"].get("ok", 0) == 0
+    assert emulator.sagemaker_client().list_training_jobs()["TrainingJobSummaries"] == []

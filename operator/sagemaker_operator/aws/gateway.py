@@ -139,12 +139,24 @@ class SageMakerGateway:
         return boto3.session.Session().region_name or os.environ.get("AWS_REGION") or None
 
     async def create_training_job(
-        self, region: str, request: dict[str, Any], *, account: Account
-    ) -> str:
-        answer = await self._call(account, region, "create",
-                                  lambda client: client.create_training_job(**request),
-                                  purpose="create")  # fmt: skip
-        return answer["TrainingJobArn"]
+        self, region: str, request: dict[str, Any], *, account: Account,
+        wanted: Callable[[bool], bool] = lambda retry: True,
+    ) -> str:  # fmt: skip
+        """The new job's ARN. ``wanted(retry)`` is asked (in the worker thread) before each
+        attempt is sent, botocore's retries included (``retry``: not the first): False
+        abandons the create (CreateAbandonedError), so a job is never created for what no
+        longer wants one (a resource deleted while its create waited for the limiter or
+        for throttling to pass)."""
+
+        def create(client: SageMakerClient) -> Any:
+            _attempts.wanted, _attempts.made = wanted, 0
+            try:
+                return client.create_training_job(**request)
+            finally:
+                _attempts.wanted = None
+
+        answer = await self._call(account, region, "create", create, purpose="create")
+        return str(answer["TrainingJobArn"])
 
     async def describe_training_job(
         self, region: str, name: str, *, account: Account, polling: bool = False
@@ -314,6 +326,10 @@ class SageMakerGateway:
                 )  # fmt: skip
                 client.meta.events.register("needs-retry.sagemaker", functools.partial(
                     _count_attempt, account=account.label))  # fmt: skip
+                # Last of the before-send handlers, after the adaptive rate limiter's wait
+                # (registered for every operation: a handler of the operation's own event
+                # would run first, before that wait): right before the attempt goes out.
+                client.meta.events.register_last("before-send", _ask_before_sending)
                 self._clients[(account, region, purpose)] = client
             return client
 
@@ -338,6 +354,24 @@ class SageMakerGateway:
             )
         session, _ = self._accounts[account]
         return session
+
+
+class CreateAbandonedError(Exception):
+    """A create's ``wanted`` said no before an attempt was sent: no job was created by it."""
+
+
+# The create call a worker thread is making: its ``wanted`` (botocore's before-send runs in
+# the thread that makes the call).
+_attempts = threading.local()
+
+
+def _ask_before_sending(**_: Any) -> None:
+    wanted: Callable[[bool], bool] | None = getattr(_attempts, "wanted", None)
+    if wanted is None:
+        return
+    _attempts.made += 1
+    if not wanted(_attempts.made > 1):
+        raise CreateAbandonedError("the create is no longer wanted")
 
 
 def _count_attempt(

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -24,6 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sagemaker_operator.aws.accounts import Account, said
 from sagemaker_operator.aws.arns import JobArn, NotAJobArnError
 from sagemaker_operator.aws.errors import classify
+from sagemaker_operator.aws.gateway import CreateAbandonedError
 from sagemaker_operator.controller.adopt import adopt, adopting
 from sagemaker_operator.controller.checks import Planned, RefusedError, plan_job
 from sagemaker_operator.controller.finalizer import hold
@@ -76,6 +78,7 @@ async def create_job(
     retry: int = 0,
     elapsed: float = 0.0,
     annotations: Mapping[str, str] | None = None,
+    deleting: bool = False,
 ) -> None:
     if status.get("trainingJobArn"):
         return  # created before (an earlier run of this handler): never twice
@@ -97,8 +100,10 @@ async def create_job(
         return
     request, region, name, account = planned.request, planned.region, planned.name, planned.account
     backoff = retry_delay(retry, runtime.settings.retry_delay, runtime.settings.max_retry_delay)
-    if not await hold(runtime, ref, resource_version, finalizers, retry_delay=backoff):
+    if deleting or not await hold(runtime, ref, resource_version, finalizers,
+                                  retry_delay=backoff):  # fmt: skip
         return  # deleted before its job was created: no job for it, ever
+    wanted = _still_wanted(runtime, ref)
 
     described: Mapping[str, Any] | None
     try:
@@ -107,7 +112,7 @@ async def create_job(
             arn = str(described["TrainingJobArn"])
         else:
             arn, described = await _create_or_adopt(runtime, region, name, request, owner,
-                                                    account=account)  # fmt: skip
+                                                    account=account, wanted=wanted)  # fmt: skip
         identity = identity_fields(_job_arn(arn, name, region), name)
     except RefusedError as refused:  # adoption refused, a name conflict, an unknown ARN
         await stall(refused.reason, refused.message)
@@ -115,6 +120,12 @@ async def create_job(
     except TagsNotListedError as error:
         # The job was created for someone, moments ago; its tags will say whom.
         raise kopf.TemporaryError(str(error), delay=TAG_RETRY_DELAY) from error
+    except CreateAbandonedError:
+        # Deleted (or not to be told) before an attempt went out: no job was made by this
+        # call; the delete handler looks for one by name before the resource goes.
+        logger.info("%s/%s: not created, its resource is being deleted", ref.namespace,
+                    ref.name)  # fmt: skip
+        raise kopf.TemporaryError("the create was abandoned", delay=backoff) from None
     except (ClientError, BotoCoreError) as error:
         failure = classify(error)
         failure = replace(failure, message=said(failure.message, account))
@@ -169,9 +180,27 @@ TAG_RETRY_DELAY = 5.0  # seconds between looks at a new job's tags
 ASSUME_ROLE_PATIENCE = 3600.0
 
 
+def _still_wanted(runtime: Runtime, ref: ResourceRef) -> Callable[[bool], bool]:
+    """What the gateway asks before each create attempt (in its worker thread): whether
+    the resource still wants its job. It was just seen alive (its finalizer put on): the
+    first attempt asks the apiserver only when the rate limiter held it over
+    RECHECK_AFTER; every retry asks."""
+    confirmed = time.monotonic()
+
+    def wanted(retry: bool) -> bool:
+        if not retry and time.monotonic() - confirmed < RECHECK_AFTER:
+            return True
+        return runtime.wanted(ref)
+
+    return wanted
+
+
+RECHECK_AFTER = 1.0  # seconds a resource seen alive is taken as still wanting its job
+
+
 async def _create_or_adopt(
     runtime: Runtime, region: str, name: str, request: dict[str, Any], owner: Owner, *,
-    account: Account,
+    account: Account, wanted: Callable[[bool], bool],
 ) -> tuple[str, Mapping[str, Any] | None]:  # fmt: skip
     """The job's ARN, and its description when an earlier attempt had created it.
 
@@ -179,10 +208,13 @@ async def _create_or_adopt(
     propagate, for the caller to classify.
     """
     try:
-        return await runtime.gateway.create_training_job(region, request, account=account), None
+        arn = await runtime.gateway.create_training_job(region, request, account=account,
+                                                        wanted=wanted)  # fmt: skip
     except ClientError as error:
         if classify(error).code != "ResourceInUse":
             raise
+    else:
+        return arn, None
     described = await runtime.gateway.describe_training_job(region, name, account=account)
     arn = str(described["TrainingJobArn"])
     found = judge(await runtime.gateway.list_tags(region, arn, account=account), owner.uid,

@@ -163,7 +163,8 @@ async def create(
                      generation=meta.get("generation", 1), resource_version=meta["resourceVersion"],
                      finalizers=meta.get("finalizers", []), patch=patch, retry=retry,
                      elapsed=runtime.total_seconds(),
-                     annotations=meta.get("annotations", {}))  # fmt: skip
+                     annotations=meta.get("annotations", {}),
+                     deleting=bool(meta.get("deletionTimestamp")))  # fmt: skip
 
 
 @kopf.on.update(*RESOURCE, field="spec")  # the CRD lets only updatable fields change

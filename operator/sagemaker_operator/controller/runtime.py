@@ -171,16 +171,29 @@ class Runtime:
     async def read_resource(self, namespace: str, name: str) -> dict[str, Any] | None:
         """A TrainingJob as the apiserver has it, or None when there is none. Raises
         ApiException (403 where the operator may not read)."""
-        api = self.custom_objects()
+        return await asyncio.to_thread(self.resource_now, namespace, name)
+
+    def resource_now(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """read_resource, blocking (from a worker thread)."""
         try:
-            found: dict[str, Any] = await asyncio.to_thread(
-                api.get_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, name,
-                _request_timeout=self.deadline)  # fmt: skip
+            found: dict[str, Any] = self.custom_objects().get_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, name, _request_timeout=self.deadline
+            )
         except kubernetes.client.ApiException as error:
             if error.status == 404:
                 return None
             raise
         return found
+
+    def wanted(self, ref: ResourceRef) -> bool:
+        """Whether the resource still wants its job: it exists (with this UID) and is not
+        being deleted. Blocking; False when that cannot be told (the apiserver away)."""
+        try:
+            found = self.resource_now(ref.namespace, ref.name)
+        except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError, OSError):
+            return False
+        metadata = (found or {}).get("metadata", {})
+        return metadata.get("uid") == ref.uid and not metadata.get("deletionTimestamp")
 
     async def replaced(self, ref: ResourceRef) -> bool:
         """Whether the resource is gone, or its name now belongs to another (other UID)."""
