@@ -68,8 +68,9 @@ format: venv
 test: lint binaries
 	$(BIN)/pytest -m "not node and not slow"
 
-# The soaks: an outage with heavy throttling, SIGKILLs at random moments, a restart with
-# 200 resources, a queue that cannot be read, the demo (about 5 minutes).
+# The soaks: outages and heavy throttling, SIGKILLs at random moments, a restart with
+# 200 resources, queues that cannot be read or receive nothing, the tests that wait out
+# AWS's own timing (quota, IAM propagation, early events), the demo (about 8 minutes).
 test-slow: venv binaries
 	$(BIN)/pytest -m "slow and not node"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,6 +56,7 @@ def job_status(emulator: Emulator, name: str) -> str:
         "TrainingJobStatus"])  # fmt: skip
 
 
+@pytest.mark.slow
 def test_creates_refused_by_the_concurrent_jobs_quota_wait_and_then_run(
     kube_cluster: KubeCluster, namespace: str, emulator: Emulator,
     operator_process: OperatorProcess,
@@ -92,6 +94,7 @@ def test_creates_refused_by_the_concurrent_jobs_quota_wait_and_then_run(
     assert all(reason(kube_cluster, namespace, name, "Stalled") is None for name in names)
 
 
+@pytest.mark.slow
 def test_a_role_iam_has_not_propagated_yet_is_waited_for(
     kube_cluster: KubeCluster, namespace: str, emulator: Emulator,
     operator_process: OperatorProcess,
@@ -117,6 +120,7 @@ def test_a_role_iam_has_not_propagated_yet_is_waited_for(
                description="Completed once the role propagated")  # fmt: skip
 
 
+@pytest.mark.slow
 def test_a_job_an_earlier_attempt_created_is_adopted_though_its_tags_list_late(
     kube_cluster: KubeCluster, namespace: str, emulator: Emulator, later: OperatorProcess,
 ) -> None:  # fmt: skip
@@ -139,6 +143,7 @@ def test_a_job_an_earlier_attempt_created_is_adopted_though_its_tags_list_late(
     assert control.stats()["outcomes"]["CreateTrainingJob"].get("ok") == 1  # the earlier one
 
 
+@pytest.mark.slow
 def test_a_resource_deleted_before_its_status_had_the_arn_stops_its_own_job(
     kube_cluster: KubeCluster, namespace: str, emulator: Emulator, later: OperatorProcess,
 ) -> None:  # fmt: skip
@@ -235,6 +240,7 @@ def test_a_status_write_for_a_deleted_resource_never_lands_on_its_successor(
     )
 
 
+@pytest.mark.slow
 def test_a_resource_deleted_while_its_creates_are_throttled_gets_no_job(
     kube_cluster: KubeCluster, namespace: str, emulator: Emulator,
     operator_process: OperatorProcess,
@@ -257,3 +263,30 @@ def test_a_resource_deleted_while_its_creates_are_throttled_gets_no_job(
                description="the resources gone")  # fmt: skip
     assert control.stats()["outcomes"]["CreateTrainingJob"].get("ok", 0) == 0
     assert emulator.sagemaker_client().list_training_jobs()["TrainingJobSummaries"] == []
+
+
+@pytest.mark.slow
+def test_an_outage_is_said_in_the_log_and_by_the_delete_handler(
+    kube_cluster: KubeCluster, namespace: str, emulator: Emulator,
+    operator_process: OperatorProcess,
+) -> None:  # fmt: skip
+    """SageMaker refuses connections: the polls say so, naming the region and the error,
+    and a resource deleted meanwhile says its stop was not sent (before: "waiting for
+    training job … to stop", as if the stop had gone through)."""
+    control = EmulatorControl(emulator.endpoint_url)
+    control.set_profile("fast", {"Training": 600})
+    apply(kube_cluster, namespace, manifest("outage", typical_spec()))
+    wait_until(operator_process.guard(lambda: resource(kube_cluster, namespace, "outage").get(
+        "status", {}).get("secondaryStatus") == "Training"), timeout=30,
+        description="Training")  # fmt: skip
+    control.set_faults(refuse_connections_for=20)
+    kube_cluster.kubectl("delete", "trainingjob", "outage", "-n", namespace, "--wait=false")
+    wait_until(operator_process.guard(lambda: "StopTrainingJob was not sent" in
+                                      operator_process.output()), timeout=30,
+               description="the delete handler saying the stop was not sent")  # fmt: skip
+    wait_until(operator_process.guard(lambda: re.search(
+        r"tracking jobs in us-east-1 failed: .*(Connection|connect)", operator_process.output())),
+        timeout=30, description="the polls' warning naming the region and the error")  # fmt: skip
+    wait_until(operator_process.guard(lambda: gone(kube_cluster, namespace, "outage")),
+               timeout=90, description="stopped once SageMaker answers, then gone")  # fmt: skip
+    assert control.calls("StopTrainingJob") >= 1

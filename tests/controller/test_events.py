@@ -65,12 +65,17 @@ def all_completed(cluster: KubeCluster, namespace: str, count: int) -> bool:
     return len(statuses) == count and set(statuses.values()) == {"Completed"}
 
 
+@pytest.mark.parametrize("times_as_strings", [False, True], ids=["times", "times-as-strings"])
 def test_status_follows_the_events_and_lists_wait_for_the_long_interval(
     kube_cluster: KubeCluster, namespace: str, emulator: Emulator,
-    operator_process: OperatorProcess,
+    operator_process: OperatorProcess, times_as_strings: bool,
 ) -> None:  # fmt: skip
+    """Also with the events' times as strings of epoch milliseconds, as AWS's example
+    event writes them (the emulator's ``event_times_as_strings``; before issue L such an
+    event had no time and was dropped)."""
     operator_process.wait_ready()
     control = EmulatorControl(emulator.endpoint_url)
+    control.set_faults(event_times_as_strings=times_as_strings)
     wait_until(lambda: metric(operator_process, "sagemaker_operator_events_mode") == 1,
                timeout=30, description="the operator reading the events queue")  # fmt: skip
     names = [f"job-{index}" for index in range(6)]
@@ -160,6 +165,7 @@ def test_a_queue_that_cannot_be_read_leaves_the_operator_polling_and_saying_so(
         assert "can be read again" in operator.output()
 
 
+@pytest.mark.slow
 def test_events_of_a_job_no_resource_shows_are_deleted_once_they_have_waited_long_enough(
     kube_cluster: KubeCluster, trainingjob_crd: str, namespace: str, emulator: Emulator,
     queue_url: str, tmp_path: Path,
@@ -191,6 +197,7 @@ def test_events_of_a_job_no_resource_shows_are_deleted_once_they_have_waited_lon
         assert expired >= 1
 
 
+@pytest.mark.slow
 def test_a_queue_that_answers_but_receives_nothing_is_found_out_by_the_lists(
     kube_cluster: KubeCluster, trainingjob_crd: str, namespace: str, emulator: Emulator,
     queue_url: str, tmp_path: Path,

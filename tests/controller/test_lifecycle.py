@@ -263,6 +263,7 @@ def test_a_retained_job_runs_on_after_its_resource_is_deleted(
     assert ("Normal", "Retained") in events(kube_cluster, namespace, "minimal")
 
 
+@pytest.mark.slow
 def test_a_job_of_the_same_name_made_for_another_resource_is_a_name_conflict(
     kube_cluster: KubeCluster, namespace: str, emulator: Emulator,
     operator_process: OperatorProcess,

@@ -64,6 +64,9 @@ class RecordingRuntime(Runtime):
     async def event(self, ref: ResourceRef, reason: str, message: str, **_: Any) -> None:
         pass
 
+    async def tell(self, ref: ResourceRef, reason: str, message: str, **_: Any) -> bool:
+        return True
+
 
 @dataclass
 class Harness:

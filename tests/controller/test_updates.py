@@ -166,6 +166,7 @@ def test_an_update_outside_the_namespace_policy_makes_no_call(
     assert json.dumps(found["status"]["update"]["state"]) == '"Refused"'
 
 
+@pytest.mark.slow
 def test_a_remote_debug_change_waits_for_downloading_or_training(
     kube_cluster: KubeCluster, namespace: str, emulator: Emulator,
     operator_process: OperatorProcess,

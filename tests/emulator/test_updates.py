@@ -166,8 +166,9 @@ def test_remote_debugging_changes_only_while_downloading_or_training(
     sagemaker.create_training_job(**typical("debugged"))
 
     def update() -> Any:
-        return sagemaker.update_training_job(TrainingJobName="debugged",
-                                             RemoteDebugConfig={"EnableRemoteDebug": True})
+        return sagemaker.update_training_job(
+            TrainingJobName="debugged", RemoteDebugConfig={"EnableRemoteDebug": True}
+        )
 
     message = refusal(update)  # Starting
     assert "Downloading or Training" in message

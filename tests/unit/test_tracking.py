@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from botocore.exceptions import EndpointConnectionError
@@ -25,9 +25,10 @@ from sagemaker_operator.controller.tracking import Tracker
 from sagemaker_operator.settings import OperatorSettings
 
 REGION = "us-east-1"
-# The scripts' clock starts an hour ago: resources older than a day would be described
-# before their creation bounds a list.
-T0 = datetime.datetime.now(datetime.UTC).replace(microsecond=0) - datetime.timedelta(hours=1)
+# The scripts' clock starts ten minutes ago: resources older than a day would be described
+# before their creation bounds a list, and an end over an hour ago owes no Event (the
+# suite may run long after this module is imported).
+T0 = datetime.datetime.now(datetime.UTC).replace(microsecond=0) - datetime.timedelta(minutes=10)
 
 
 def tick(tracker: Tracker, index: dict[str, list[Tracked]]) -> None:
@@ -120,8 +121,17 @@ class Recorder:
     ) -> None:
         self.patches.append((ref.name, status))
 
+    told: list[tuple[str, str]] = field(default_factory=list)
+    refuse_events: bool = False
+
     async def event(self, ref: ResourceRef, reason: str, message: str, **_: Any) -> None:
         pass
+
+    async def tell(self, ref: ResourceRef, reason: str, message: str, **_: Any) -> bool:
+        if self.refuse_events:
+            return False
+        self.told.append((ref.name, reason))
+        return True
 
     async def account_for(self, namespace: str) -> Account:
         return OWN
@@ -328,3 +338,29 @@ def test_liveness_fails_once_no_tick_has_finished_for_five_intervals_or_a_minute
         stalled = tracker.stalled(now=1000.0 + limit + 1)
         assert stalled is not None
         assert f"for {limit + 1:.0f} s" in stalled
+
+
+def test_an_end_whose_event_was_refused_is_announced_by_a_later_tick() -> None:
+    """Issue L: the ``Stopped`` event was posted only after its status write, and lost when
+    the post failed or the process stopped between the two."""
+    stopped = summary("run", "Stopped", 9) | {"TrainingJobStatus": "Stopped"}
+    sagemaker = ScriptedSageMaker({"run": stopped})
+    recorder = Recorder(sagemaker, refuse_events=True)
+    tracker = Tracker(cast(Runtime, recorder))
+    running = tracked("run", "Training", 1)
+    running = replace(running, status={**running.status, "announced": "InProgress/Training"})
+    sagemaker.now = 10
+    tick(tracker, {REGION: [running]})
+    [(_, status)] = recorder.patches
+    assert status["trainingJobStatus"] == "Stopped"
+    assert "announced" not in status, "a state whose event was refused is not announced"
+    assert recorder.told == []
+
+    # The index now shows the end, not announced; the apiserver takes events again.
+    recorder.refuse_events = False
+    shown = replace(running, status={**running.status, **status})
+    recorder.patches.clear()
+    tick(tracker, {REGION: [shown]})
+    assert recorder.told == [("run", "Stopped")]
+    assert recorder.patches == [("run", {"announced": "Stopped/Stopped"})]
+    assert sagemaker.described == ["run"], "what AWS said to this process is not asked again"

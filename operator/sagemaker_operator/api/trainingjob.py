@@ -443,4 +443,5 @@ class Status(AnswerModel):
     observed_generation: int | None = Field(default=None, alias="observedGeneration")
     conditions: list[Condition] | None = Field(default=None, alias="conditions")
     update: SpecUpdate | None = Field(default=None, alias="update")
+    announced: str | None = Field(default=None, alias="announced")
     operator: dict[str, Any] | None = Field(default=None, alias="operator")

@@ -433,6 +433,13 @@ def status_schema(builder: SchemaBuilder) -> dict[str, Any]:
         "x-kubernetes-list-map-keys": ["type"],
     }
     properties["update"] = UPDATE_SCHEMA
+    properties["announced"] = {
+        "type": "string",
+        "maxLength": 512,
+        "description": "The state (trainingJobStatus/secondaryStatus) whose Kubernetes Event "
+        "the operator has posted. A state shown but not yet announced (the Event could not be "
+        "posted, or the operator restarted between the two) is announced by a later tick.",
+    }
     properties["operator"] = {
         "type": "object",
         "description": "The operator's own bookkeeping; not for users.",

@@ -150,6 +150,7 @@ def module_source(model: ServiceModel, header: str) -> str:
         '    observed_generation: int | None = Field(default=None, alias="observedGeneration")',
         '    conditions: list[Condition] | None = Field(default=None, alias="conditions")',
         '    update: SpecUpdate | None = Field(default=None, alias="update")',
+        '    announced: str | None = Field(default=None, alias="announced")',
         '    operator: dict[str, Any] | None = Field(default=None, alias="operator")',
     ]
     status_classes = []

@@ -32,6 +32,7 @@ from sagemaker_operator.controller.finalizer import hold
 from sagemaker_operator.controller.ownership import Ownership, creation_time, judge, owned_pair
 from sagemaker_operator.controller.requests import Owner
 from sagemaker_operator.controller.runtime import ResourceRef, Runtime
+from sagemaker_operator.status.announcements import ANNOUNCED, state_key
 from sagemaker_operator.status.conditions import (
     status_from_sagemaker,
     verdict_for_job,
@@ -155,6 +156,7 @@ async def create_job(
     )
     fields = status_fields(job, verdict_for_job(job), generation, conditions)
     fields.update(identity)
+    fields[ANNOUNCED] = state_key(fields)  # the Created (or Adopted) event tells it
     patch.status.update(fields)
     runtime.owned.add(owned_pair(ref.uid, arn))
     runtime.last_error.pop(ref.uid, None)

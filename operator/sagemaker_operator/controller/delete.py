@@ -78,6 +78,7 @@ async def delete_job(
         return
     # The namespace's account: a job in another (its ARN) is not its own (ownership()).
     account = await _account(runtime, ref)
+    call = "DescribeTrainingJob"
     try:
         described = await runtime.gateway.describe_training_job(region, name, account=account)
         arn = str(described["TrainingJobArn"])
@@ -95,19 +96,33 @@ async def delete_job(
                                 "created for this resource: left alone", warning=True)  # fmt: skip
             return
         if job_status == "InProgress":
+            call = "StopTrainingJob"
             await runtime.gateway.stop_training_job(region, name, account=account)
             await runtime.event(ref, "Stopping", f"stopping training job {name} in {region}")
+            sent = "StopTrainingJob sent"
+        else:
+            sent = f"it is {job_status}"  # Stopping: the stop was sent before
     except (ClientError, BotoCoreError) as error:
         failure = classify(error)
         if failure.not_found:
             return  # no such job: nothing to stop
-        if not failure.retryable and "is in status" not in failure.message:
+        if failure.retryable:
+            # An outage or throttling (botocore retried already): the stop did not get
+            # through, and the message must not read as if it had.
+            raise kopf.TemporaryError(
+                f"StopTrainingJob was not sent to training job {name} in {region}: {call} "
+                f"failed: {accounts.said(str(failure), account)}; trying again",
+                delay=STOP_CHECK_DELAY,
+            ) from error
+        if "is in status" not in failure.message:
             # Not a reason to let the resource go while its job may still run: say so,
             # and try again slowly. The retain annotation releases it.
             message = accounts.said(failure.message, account)
             await runtime.error_event(ref, failure.code, message)
             raise kopf.TemporaryError(message, delay=6 * STOP_CHECK_DELAY) from error
-    raise kopf.TemporaryError(f"waiting for training job {name} to stop", delay=STOP_CHECK_DELAY)
+        sent = "it is stopping already"  # ValidationException: the job moved meanwhile
+    raise kopf.TemporaryError(f"waiting for training job {name} in {region} to stop ({sent})",
+                              delay=STOP_CHECK_DELAY)  # fmt: skip
 
 
 async def _policy(runtime: Runtime, ref: ResourceRef, annotations: Mapping[str, str]) -> str:

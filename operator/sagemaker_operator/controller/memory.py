@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sagemaker_operator.status.announcements import state_key
 from sagemaker_operator.status.conditions import END_STATES
 
 
@@ -26,6 +27,8 @@ class JobMemory:
     ended: dict[str, str] = field(default_factory=dict)
     # Ended jobs still followed (rules, warm pool): until when (time.monotonic()).
     follow_until: dict[str, float] = field(default_factory=dict)
+    # The state (status.announcements.state_key) AWS last answered for each job.
+    said: dict[str, str] = field(default_factory=dict)
 
     def learn(self, key: str, answer: Mapping[str, Any], uid: str) -> None:
         """Remember what an answer of AWS (a summary, a describe) says of the job, written
@@ -35,12 +38,16 @@ class JobMemory:
             self.created[key] = stamp
         if answer.get("TrainingJobStatus") in END_STATES:
             self.ended[key] = uid
+        said = state_key({"trainingJobStatus": answer.get("TrainingJobStatus"),
+                          "secondaryStatus": answer.get("SecondaryStatus")})  # fmt: skip
+        if said is not None:
+            self.said[key] = said
 
     def forget(self, keep: Callable[[str], bool]) -> None:
         """Drop the bounds of the jobs ``keep`` refuses (they left the index). That AWS
         answered a job ended is kept until its resource is deleted (``release``): deleting
         it then needs no call."""
-        for known in (self.created, self.follow_until):
+        for known in (self.created, self.follow_until, self.said):
             for key in [key for key in known if not keep(key)]:
                 del known[key]
 
@@ -52,3 +59,4 @@ class JobMemory:
         self.created.pop(key, None)
         self.follow_until.pop(key, None)
         self.ended.pop(key, None)
+        self.said.pop(key, None)

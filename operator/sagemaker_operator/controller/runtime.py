@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import datetime
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -291,30 +292,35 @@ class Runtime:
     async def event(
         self, ref: ResourceRef, reason: str, message: str, *, warning: bool = False
     ) -> None:
-        """Post a Kubernetes Event about the resource, in the background: a status patch
-        never waits for an event, and a failure to post is only logged.
+        """Post a Kubernetes Event about the resource, in the background (tried again
+        through an apiserver outage, then only logged). The tracker's transitions are
+        posted with ``tell`` instead: their status remembers what was told.
 
         Posted with the Kubernetes client rather than kopf.event(), which works only inside
         kopf's per-object tasks, while the tracker runs beside them.
         """
-        now = datetime.datetime.now(datetime.UTC)
-        body = {
-            "metadata": {"generateName": f"{ref.name}.", "namespace": ref.namespace},
-            "involvedObject": {
-                "apiVersion": f"{GROUP}/{VERSION}", "kind": KIND,
-                "namespace": ref.namespace, "name": ref.name, "uid": ref.uid,
-            },
-            "reason": reason,
-            "message": message[:1024],
-            "type": "Warning" if warning else "Normal",
-            "source": {"component": "sagemaker-operator"},
-            "firstTimestamp": now.isoformat(),
-            "lastTimestamp": now.isoformat(),
-            "count": 1,
-        }  # fmt: skip
-        task = asyncio.create_task(self._post(ref, reason, body))
+        task = asyncio.create_task(self._post(ref, reason, _event_body(ref, reason, message,
+                                                                     warning)))  # fmt: skip
         self._posting.add(task)
         task.add_done_callback(self._posting.discard)
+
+    async def tell(
+        self, ref: ResourceRef, reason: str, message: str, *, warning: bool = False
+    ) -> bool:
+        """Post a Kubernetes Event now, once (within the call's deadline): whether it was
+        posted. For what must not be lost, whose caller remembers to try again."""
+        try:
+            async with self._posting_slots:
+                await asyncio.to_thread(
+                    _unread, self.core().create_namespaced_event, ref.namespace,
+                    _event_body(ref, reason, message, warning), _request_timeout=self.deadline,
+                )  # fmt: skip
+        except Exception as error:  # whatever it was, the caller tries again
+            metrics.EVENT_RETRIES.inc()
+            logger.warning("could not post event %s for %s/%s (tried again later): %s",
+                           reason, ref.namespace, ref.name, brief(error))  # fmt: skip
+            return False
+        return True
 
     async def _post(self, ref: ResourceRef, reason: str, body: dict[str, Any]) -> None:
         """Post one event; while the apiserver cannot be reached or is not ready (a
@@ -336,7 +342,7 @@ class Runtime:
                     continue
                 metrics.EVENTS_LOST.inc()
                 logger.warning("could not post event %s for %s/%s: %s", reason, ref.namespace,
-                               ref.name, error)  # fmt: skip
+                               ref.name, brief(error))  # fmt: skip
             return
 
     async def flush_events(self, timeout: float = 5.0) -> None:
@@ -355,6 +361,37 @@ class Runtime:
         if self.last_error.get(ref.uid) != text:
             self.last_error[ref.uid] = text
             await self.event(ref, reason, message, warning=True)
+
+
+def _event_body(ref: ResourceRef, reason: str, message: str, warning: bool) -> dict[str, Any]:
+    """A core/v1 Event about the resource, as the operator posts it."""
+    now = datetime.datetime.now(datetime.UTC).isoformat()
+    return {
+        "metadata": {"generateName": f"{ref.name}.", "namespace": ref.namespace},
+        "involvedObject": {
+            "apiVersion": f"{GROUP}/{VERSION}", "kind": KIND,
+            "namespace": ref.namespace, "name": ref.name, "uid": ref.uid,
+        },
+        "reason": reason,
+        "message": message[:1024],
+        "type": "Warning" if warning else "Normal",
+        "source": {"component": "sagemaker-operator"},
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+    }  # fmt: skip
+
+
+def brief(error: BaseException) -> str:
+    """A Kubernetes error in one line: its code and the apiserver's message (an
+    ApiException's own text carries every header and the whole body)."""
+    if not isinstance(error, kubernetes.client.ApiException):
+        return str(error)
+    try:
+        message = json.loads(error.body or "{}").get("message")
+    except (ValueError, AttributeError):
+        message = None
+    return f"{error.status} {error.reason}" + (f": {message}" if message else "")
 
 
 def is_transient(error: BaseException) -> bool:

@@ -19,6 +19,7 @@ from typing import Any
 from sagemaker_operator.aws.accounts import OWN, Account
 from sagemaker_operator.aws.arns import JobArn, NotAJobArnError
 from sagemaker_operator.controller.runtime import ResourceRef
+from sagemaker_operator.status.announcements import unannounced
 from sagemaker_operator.status.conditions import END_STATES, not_owned, settling
 
 # How far the Kubernetes apiserver's clock (a resource's creationTimestamp) may be ahead of
@@ -32,6 +33,10 @@ CREATE_CALL = datetime.timedelta(seconds=5)
 CREATION_MARGIN = datetime.timedelta(minutes=1)
 
 JobKey = tuple[str, str]  # the job's ARN (case ignored) and its resource's UID
+
+
+# Seconds past a job's end during which an Event it could not post is still posted.
+ANNOUNCE_FOR = 3600.0
 
 
 @dataclass(frozen=True)
@@ -130,15 +135,32 @@ def status_time(stamp: Any) -> datetime.datetime | None:
         return None
 
 
+def owes_event(status: Mapping[str, Any]) -> bool:
+    """Whether the status shows a state whose Event is still to be posted: one it has not
+    announced, unless it is an end over ANNOUNCE_FOR ago (old news by then)."""
+    if not unannounced(status):
+        return False
+    return status.get("trainingJobStatus") not in END_STATES or (
+        _ended_for(status) <= ANNOUNCE_FOR)  # fmt: skip
+
+
+def _ended_for(status: Mapping[str, Any]) -> float:
+    """Seconds since an ended job's end, as its status says (0 when it cannot tell)."""
+    ended = status_time(status.get("trainingEndTime") or status.get("lastModifiedTime"))
+    if ended is None:
+        return 0.0
+    return (datetime.datetime.now(datetime.UTC) - ended).total_seconds()
+
+
 def tracked_from(
     namespace: str, name: str, uid: str, generation: int, status: Mapping[str, Any],
     *, created: str | None = None, adopted: bool = False, follow_for: float = 7200.0,
 ) -> Tracked | None:  # fmt: skip
     """The index entry for a resource, or None when there is nothing to track: no job (or
     a status whose ARN is no training job's), a job found to be someone else's, or an
-    ended job that settled or ended ``follow_for`` ago. A status can only spare calls
-    this way: how long an ended job is followed at most is the tracker's to bound, from
-    its own memory."""
+    ended job that settled (or ended ``follow_for`` ago) and owes no Event. A status
+    can only spare calls this way: how long an ended job is followed at most is the
+    tracker's to bound, from its own memory."""
     if not status.get("trainingJobArn") or not_owned(status):
         return None
     try:
@@ -146,9 +168,8 @@ def tracked_from(
     except NotAJobArnError:
         return None
     if status.get("trainingJobStatus") in END_STATES:
-        ended = status_time(status.get("trainingEndTime") or status.get("lastModifiedTime"))
-        age = datetime.datetime.now(datetime.UTC) - ended if ended is not None else None
-        if not settling(status) or (age is not None and age.total_seconds() > follow_for):
+        age = _ended_for(status)
+        if not ((settling(status) and age <= follow_for) or owes_event(status)):
             return None
     return Tracked(ResourceRef(namespace, name, uid), job,
                    int(status.get("observedGeneration") or generation), dict(status),

@@ -50,8 +50,21 @@ from sagemaker_operator.aws.errors import ASSUME_ROLE_FAILED, AwsError, classify
 from sagemaker_operator.aws.gateway import Page
 from sagemaker_operator.controller.guard import CONCURRENT_CALLS, OwnershipGuard, each
 from sagemaker_operator.controller.runtime import NoAccountError, Runtime
-from sagemaker_operator.controller.tracked import JobKey, Scope, Tracked, status_time
+from sagemaker_operator.controller.tracked import (
+    JobKey,
+    Scope,
+    Tracked,
+    owes_event,
+    status_time,
+)
 from sagemaker_operator.controller.writes import EARLIEST, WriteQueue, digest, modified
+from sagemaker_operator.status.announcements import (
+    ANNOUNCED,
+    announcement,
+    state_key,
+    told,
+    unannounced,
+)
 from sagemaker_operator.status.conditions import (
     END_STATES,
     Verdict,
@@ -82,6 +95,9 @@ MIN_GAP = 1.0  # seconds between the end of a tick and the start of the next, at
 STALL_INTERVALS = 5
 STALL_MINIMUM = 60.0
 FOLLOW_CEILING = 300.0  # seconds: the longest wait between describes of an ended job
+# Seconds before a state's Event that could not be posted is tried again (then doubling,
+# up to FOLLOW_CEILING).
+ANNOUNCE_RETRY = 5.0
 # Seconds within which a change's event reaches the queue (EventBridge delivers in near
 # real time): a change a list finds that is older, and was not written, no event brought.
 EVENT_GRACE = datetime.timedelta(seconds=10)
@@ -161,6 +177,11 @@ class Tracker:
         # tasks are held here, as asyncio wants).
         self._confirming: dict[tuple[Scope, str], asyncio.Future[bool]] = {}
         self._confirmations: set[asyncio.Task[None]] = set()
+        # The state whose Event this process posted for each resource (by UID): a status
+        # write that failed after it is tried again without a second Event.
+        self._told: dict[str, str] = {}
+        # Resources whose status owes an Event: when to try next, and the wait after that.
+        self._owed: dict[str, tuple[float, float]] = {}
         # Each scope's tick in progress (scopes tick side by side, each at most once).
         self._running: dict[Scope, asyncio.Task[None]] = {}
 
@@ -304,6 +325,10 @@ class Tracker:
         again until it ends, while the others tick on time."""
         indexed = {tracked.job.key for region in list(inflight) for tracked in inflight[region]}
         self.memory.forget(lambda arn: arn in indexed)  # their resources are gone
+        uids = {tracked.ref.uid for region in list(inflight) for tracked in inflight[region]}
+        for owing in (self._told, self._owed):
+            for uid in [uid for uid in owing if uid not in uids]:
+                del owing[uid]
         started = []
         for region in list(inflight):
             for scope, jobs in (await self._by_account(inflight.get(region, []))).items():
@@ -386,7 +411,9 @@ class Tracker:
         finally:
             # The safety nets run whatever the list did (it may be what fails, for good).
             await self._resync(scope, listed | told_ended, first=unread)
-            await self._follow_ended(scope, ended)
+            await self._follow_ended(scope, {key: tracked for key, tracked in ended.items()
+                                             if settling(tracked.status)})  # fmt: skip
+            await self._announce_owed(scope, jobs | told_ended)
 
     def _unread(self, tracked: Tracked) -> bool:
         """Whether a job's creation, as far as this process knows, cannot bound a list: AWS
@@ -647,9 +674,14 @@ class Tracker:
         fields.update(identity_fields(tracked.job, tracked.job.name_for(answer.get(
             "TrainingJobName", tracked.job_name))))  # fmt: skip
         if changed(tracked.status, fields):
+            # The transition's Event first: a status that shows a state has announced it,
+            # or shows it has not (``announced`` behind), and a later tick posts it.
+            if await self._tell(tracked, fields):
+                fields[ANNOUNCED] = state_key(fields)
             await self._patch(tracked, fields)
             metrics.observe_status_lag(summary.get("LastModifiedTime"))
-            await self._announce(tracked, fields)
+        elif unannounced(tracked.status) and await self._tell(tracked, fields):
+            await self._patch(tracked, {ANNOUNCED: state_key(fields)})
         self.memory.learn(
             tracked.job.key, answer, tracked.ref.uid
         )  # written: what it says holds from now
@@ -701,19 +733,53 @@ class Tracker:
                 raise _DroppedError from error
             raise
 
-    async def _announce(self, tracked: Tracked, fields: Mapping[str, Any]) -> None:
-        before = tracked.status.get("secondaryStatus")
-        after = fields.get("secondaryStatus")
-        job_status = fields.get("trainingJobStatus")
-        if job_status == tracked.status.get("trainingJobStatus") and after == before:
-            return  # after the end (rules, warm pool), or a condition: no new state to tell
-        if job_status == "Failed":
-            await self.runtime.event(tracked.ref, "Failed", str(fields.get("failureReason", "")),
-                               warning=True)  # fmt: skip
-        elif job_status in {"Completed", "Stopped"}:
-            await self.runtime.event(tracked.ref, str(job_status), f"{job_status} ({after})")
-        elif after != before:
-            await self.runtime.event(tracked.ref, str(after), f"{before} → {after}")
+    async def _tell(self, tracked: Tracked, fields: Mapping[str, Any]) -> bool:
+        """Post the Event of the state ``fields`` show, since the state the resource last
+        announced: whether it is told (posted now, by this process before, or nothing new
+        to tell). A failure is tried again by later ticks (``_announce_owed``)."""
+        key = state_key(fields)
+        since = told(tracked.status)
+        if key is None or key == since or self._told.get(tracked.ref.uid) == key:
+            return True
+        event = announcement(since, fields)
+        if event is None:
+            return True
+        if not await self.runtime.tell(tracked.ref, event.reason, event.message,
+                                       warning=event.warning):  # fmt: skip
+            return False
+        self._told[tracked.ref.uid] = key
+        return True
+
+    async def _announce_owed(self, scope: Scope, jobs: Mapping[JobKey, Tracked]) -> None:
+        """Announce the states the resources show but have not announced: from what AWS
+        said to this process, else from a describe (a status is a tenant's to write, and
+        no Event tells a state AWS did not). Each job tried again with backoff."""
+        now = time.monotonic()
+        due = []
+        for tracked in jobs.values():
+            if not owes_event(tracked.status):
+                continue
+            when, wait = self._owed.get(tracked.ref.uid, (now, ANNOUNCE_RETRY))
+            if when <= now:
+                self._owed[tracked.ref.uid] = (now + wait, min(wait * 2, FOLLOW_CEILING))
+                due.append(tracked)
+
+        async def announce(tracked: Tracked) -> None:
+            if self.memory.said.get(tracked.job.key) == state_key(tracked.status):
+                if await self._tell(tracked, tracked.status):
+                    try:
+                        await self._patch(tracked, {ANNOUNCED: state_key(tracked.status)})
+                    except _DroppedError:
+                        return
+                return
+            answer = await self._described(tracked, "announce")
+            if isinstance(answer, AwsError):
+                logger.warning("describing %s to announce its state failed: %s",
+                               tracked.job_name, answer)  # fmt: skip
+            else:
+                await self._guarded(tracked, answer)
+
+        await each(due, announce)
 
 
 def _same_job(tracked: Tracked, answer: Mapping[str, Any]) -> None:

@@ -1,6 +1,7 @@
 """A TCP proxy that can make every open connection go silent: the bytes stop both ways,
 no FIN, no RST, as when a NAT entry, a load balancer or a half-dead node drops a connection
-without telling either end. Connections opened afterwards pass normally.
+without telling either end. Connections opened afterwards pass normally, unless the
+freeze is told to hold them too (an apiserver unreachable whatever the client does).
 
     with FreezingProxy(("127.0.0.1", apiserver_port)) as proxy:
         ...  # point the client at proxy.port
@@ -35,12 +36,16 @@ class FreezingProxy:
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self.frozen_connections = 0
+        self._hold_new = False
+        self._held: list[socket.socket] = []
         self._acceptor = threading.Thread(target=self._accept, name="proxy-accept", daemon=True)
         self._acceptor.start()
 
-    def freeze(self) -> int:
-        """Silence every connection open now; return how many."""
+    def freeze(self, *, new_too: bool = False) -> int:
+        """Silence every connection open now (and, ``new_too``, every one opened later:
+        accepted, never answered); return how many were open."""
         with self._lock:
+            self._hold_new = self._hold_new or new_too
             live = [pair for pair in self._pairs if not pair.frozen.is_set()]
             for pair in live:
                 pair.frozen.set()
@@ -57,6 +62,11 @@ class FreezingProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
+            with self._lock:
+                if self._hold_new:
+                    self._held.append(client)  # open, silent: closed with the proxy
+                    self.frozen_connections += 1
+                    continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
                 upstream.settimeout(None)
@@ -106,9 +116,12 @@ class FreezingProxy:
         with contextlib.suppress(OSError):
             self._listener.close()
         with self._lock:
-            pairs = list(self._pairs)
+            pairs, held = list(self._pairs), list(self._held)
         for pair in pairs:
             self._drop(pair)
+        for client in held:
+            with contextlib.suppress(OSError):
+                client.close()
 
     def __enter__(self) -> FreezingProxy:
         return self

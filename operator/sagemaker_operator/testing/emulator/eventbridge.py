@@ -117,7 +117,8 @@ class EventBus:
                 if self._sent.get(key) == state:
                     continue
                 self._sent[key] = state
-                self._emit(rule, key, event(job, rule, store))
+                as_strings = self._injector.current().event_times_as_strings
+                self._emit(rule, key, event(job, rule, store, as_strings))
         self._release_delayed()
 
     def _emit(self, rule: Rule, key: tuple[str, str, str], body: str) -> None:
@@ -167,12 +168,13 @@ def _state(job: TrainingJob) -> tuple[str, str, float]:
     return (job.status, job.secondary, job.last_modified)
 
 
-def event(job: TrainingJob, rule: Rule, store: JobStore) -> str:
-    """The EventBridge event of the job as it is now, as an SQS target receives it."""
+def event(job: TrainingJob, rule: Rule, store: JobStore, as_strings: bool = False) -> str:
+    """The EventBridge event of the job as it is now, as an SQS target receives it
+    (``as_strings``: its times as strings, as AWS's example event writes them)."""
     output = servicemodel.operation_model("DescribeTrainingJob").output_shape
     assert output is not None
     detail = servicemodel.conform(output, job.describe())
-    detail = _milliseconds(output, detail)
+    detail = _milliseconds(output, detail, as_strings)
     detail["Tags"] = dict(job.tags)
     moment = datetime.datetime.fromtimestamp(job.last_modified, datetime.UTC)
     return json.dumps({
@@ -188,13 +190,13 @@ def event(job: TrainingJob, rule: Rule, store: JobStore) -> str:
     })  # fmt: skip
 
 
-def _milliseconds(shape: Any, value: Any) -> Any:
+def _milliseconds(shape: Any, value: Any, as_strings: bool) -> Any:
     """The answer with every timestamp in epoch milliseconds, as the events carry them."""
     if shape.type_name == "timestamp" and isinstance(value, int | float):
-        return round(value * 1000)
+        return str(round(value * 1000)) if as_strings else round(value * 1000)
     if shape.type_name == "structure" and isinstance(value, dict):
-        return {name: _milliseconds(shape.members[name], item) if name in shape.members
-                else item for name, item in value.items()}  # fmt: skip
+        return {name: _milliseconds(shape.members[name], item, as_strings)
+                if name in shape.members else item for name, item in value.items()}  # fmt: skip
     if shape.type_name == "list" and isinstance(value, list):
-        return [_milliseconds(shape.member, item) for item in value]
+        return [_milliseconds(shape.member, item, as_strings) for item in value]
     return value

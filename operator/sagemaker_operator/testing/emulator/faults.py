@@ -24,6 +24,10 @@ _RATES = (
     "event_reorder_rate",
 )
 
+# The switches that are true or false.
+_SWITCHES = ("filter_after_paging", "new_answer_members", "mixed_case_arns",
+             "event_times_as_strings")  # fmt: skip
+
 
 @dataclass
 class Faults:
@@ -65,7 +69,9 @@ class Faults:
     - ``event_drop_rate``, ``event_duplicate_rate``, ``event_reorder_rate`` (probabilities)
       and ``event_delay`` (seconds, at most): what befalls each job state-change event on
       its way to a rule's queue (emulator/eventbridge.py): lost, sent twice, held back
-      until the job's next event, delayed (so later ones overtake it).
+      until the job's next event, delayed (so later ones overtake it);
+    - ``event_times_as_strings``: the events' times are strings of epoch milliseconds, as
+      the example event on AWS's EventBridge page for SageMaker writes them.
     """
 
     throttle_rate: float = 0.0
@@ -88,6 +94,7 @@ class Faults:
     event_duplicate_rate: float = 0.0
     event_reorder_rate: float = 0.0
     event_delay: float = 0.0
+    event_times_as_strings: bool = False
 
     def update(self, settings: dict[str, Any]) -> None:
         known = {item.name for item in fields(self)}
@@ -103,7 +110,7 @@ class Faults:
         for name in (*_RATES, "latency", *_SECONDS):
             if name in settings:
                 setattr(self, name, float(settings[name]))
-        for name in ("filter_after_paging", "new_answer_members", "mixed_case_arns"):
+        for name in _SWITCHES:
             if name in settings:
                 if not isinstance(settings[name], bool):
                     raise ValueError(f"{name} must be true or false")
