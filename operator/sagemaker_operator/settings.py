@@ -70,6 +70,12 @@ class OperatorSettings(BaseSettings):
     max_wait_retry_delay: float = Field(
         default=600.0, gt=0, description="ceiling of wait_retry_delay"
     )
+    role_wait_for: float = Field(
+        default=600.0, gt=0,
+        description="seconds a create refused with 'could not assume role' is retried, taken "
+        "for a new role IAM has not propagated yet (minutes, per IAM's docs); then the "
+        "resource is Stalled: the role's trust policy or name is wrong",
+    )  # fmt: skip
     resync_after: float = Field(
         default=600.0, gt=0,
         description="seconds after which a job in flight that no list has shown is described "

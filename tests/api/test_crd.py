@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,18 @@ def test_the_examples_cover_the_seed_spot_vpc_and_minimal_jobs() -> None:
         "vpc.yaml",
         "minimal.yaml",
     }
+
+
+PLACEHOLDERS = re.compile(r"123456789012|my-bucket|sg-0123|subnet-0123")
+
+
+def test_every_placeholder_in_the_examples_says_replace_this() -> None:
+    """Issue M: the examples named a placeholder account, bucket and network without
+    saying which lines a user must change."""
+    for example in EXAMPLES:
+        for number, line in enumerate(example.read_text().splitlines(), 1):
+            if PLACEHOLDERS.search(line) and not line.lstrip().startswith("#"):
+                assert "# replace:" in line, f"{example.name}:{number}: {line}"
 
 
 def test_every_field_of_the_seed_example_round_trips_unchanged(
@@ -182,6 +195,14 @@ INVALID: list[tuple[str, str, str, Any, list[str]]] = [
         "j",
         "trainingJobName",
         "a" * 64,
+        ["spec.trainingJobName", "may not be more than 63"],
+    ),
+    (
+        # Issue M: the pattern bounds groups, not characters: dashes slipped past it.
+        "a dashed name over 63 characters",
+        "j",
+        "trainingJobName",
+        "a-" * 32 + "z",
         ["spec.trainingJobName", "may not be more than 63"],
     ),
     (
@@ -499,6 +520,7 @@ def test_kubectl_get_wide_shows_status_instance_arn_and_reason(
         "-p", json.dumps({"status": {
             "trainingJobStatus": "Failed", "secondaryStatus": "Failed",
             "failureReason": "AlgorithmError: out of memory",
+            "reason": "AlgorithmError: out of memory",  # as the operator writes it
             "trainingJobArn": "arn:aws:sagemaker:us-east-1:123456789012:training-job/shown"}}),
     )  # fmt: skip
     wide = kube_cluster.kubectl("get", "sagemaker", "-n", namespace, "-o", "wide").stdout

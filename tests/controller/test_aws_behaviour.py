@@ -115,9 +115,31 @@ def test_a_role_iam_has_not_propagated_yet_is_waited_for(
     message = next(c["message"] for c in resource(kube_cluster, namespace, "fresh-role")[
         "status"]["conditions"] if c["type"] == "Reconciling")  # fmt: skip
     assert "Could not assume role" in message
+    assert "a new role may not have propagated in IAM yet: retried until 20" in message
     wait_until(operator_process.guard(lambda: resource(kube_cluster, namespace, "fresh-role")
                .get("status", {}).get("trainingJobStatus") == "Completed"), timeout=60,
                description="Completed once the role propagated")  # fmt: skip
+
+
+@pytest.mark.parametrize("operator_settings", [{
+    "poll_interval": "1", "wait_retry_delay": "1", "max_wait_retry_delay": "2",
+    "role_wait_for": "4"}])  # fmt: skip
+def test_a_role_still_refused_when_the_wait_ends_is_stalled_saying_what_to_check(
+    kube_cluster: KubeCluster, namespace: str, emulator: Emulator, later: OperatorProcess,
+) -> None:  # fmt: skip
+    """Issue M: a wrong or untrusted role was taken for IAM propagation for an hour, as
+    Reconciling, and the message never said until when."""
+    EmulatorControl(emulator.endpoint_url).set_faults(role_propagation_delay=3600)
+    later.start()
+    apply(kube_cluster, namespace, manifest("untrusted", typical_spec()))
+    wait_until(later.guard(lambda: reason(kube_cluster, namespace, "untrusted", "Stalled")
+                           == "ValidationException"), timeout=30,
+               description="Stalled once the role wait ended")  # fmt: skip
+    found = resource(kube_cluster, namespace, "untrusted")
+    message = next(c["message"] for c in found["status"]["conditions"] if c["type"] == "Stalled")
+    assert "still refused 4 s after the first attempt, so not IAM propagation" in message
+    assert "trust policy lets sagemaker.amazonaws.com assume it" in message
+    assert found["status"]["reason"] == "ValidationException"
 
 
 @pytest.mark.slow

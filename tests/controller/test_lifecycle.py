@@ -214,6 +214,10 @@ def test_a_role_of_another_account_is_policy_denied_without_any_sagemaker_call(
     assert {operation: count for operation, count in calls.items()
             if not operation.startswith("sts:")} == {}  # fmt: skip
     assert ("Warning", "PolicyDenied") in events(kube_cluster, namespace, "minimal")
+    # Issue M: the REASON column read failureReason only, blank for a job never started.
+    wide = kube_cluster.kubectl("get", "trainingjob", "minimal", "-n", namespace, "-o", "wide",
+                                "--no-headers").stdout  # fmt: skip
+    assert wide.split()[-1] == "PolicyDenied", wide
 
 
 def test_a_job_past_its_max_runtime_is_stopped_and_stalled(

@@ -14,6 +14,7 @@ from sagemaker_operator.testing.binaries import ensure_helm
 
 CHART = Path(__file__).resolve().parents[2] / "helm" / "sagemaker-operator"
 ALL_OPTIONS = CHART / "ci" / "all-options-values.yaml"
+CERT_MANAGER = CHART / "ci" / "cert-manager-values.yaml"
 
 
 @dataclass

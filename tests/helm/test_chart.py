@@ -12,11 +12,12 @@ import yaml
 from sagemaker_operator.policy import Policy
 from sagemaker_operator.settings import OperatorSettings
 from sagemaker_operator.testing import KubeCluster
-from tests.helm.conftest import ALL_OPTIONS, CHART, Helm
+from tests.helm.conftest import ALL_OPTIONS, CERT_MANAGER, CHART, Helm
 
-VALUES = {"default": None, "all-options": ALL_OPTIONS}
+VALUES = {"default": None, "all-options": ALL_OPTIONS, "cert-manager": CERT_MANAGER}
 STAND_IN_CRDS = [CHART / "crds" / "kopf-peering.yaml",
-                 Path(__file__).parent / "servicemonitor-crd.yaml"]  # fmt: skip
+                 Path(__file__).parent / "servicemonitor-crd.yaml",
+                 Path(__file__).parent / "cert-manager-crds.yaml"]  # fmt: skip
 
 
 def render(helm: Helm, values: Path | None, namespace: str = "operators",
@@ -39,7 +40,9 @@ def cluster_ready(kube_cluster: KubeCluster, trainingjob_crd: str) -> KubeCluste
         kube_cluster.kubectl("apply", "--server-side", "-f", str(path))
     kube_cluster.kubectl("wait", "--for=condition=Established", "--timeout=30s",
                          "crd/clusterkopfpeerings.kopf.dev", "crd/kopfpeerings.kopf.dev",
-                         "crd/servicemonitors.monitoring.coreos.com")  # fmt: skip
+                         "crd/servicemonitors.monitoring.coreos.com",
+                         "crd/certificates.cert-manager.io",
+                         "crd/issuers.cert-manager.io")  # fmt: skip
     for name in ("team-a", "team-b"):
         kube_cluster.kubectl("create", "namespace", name, check=False)
     return kube_cluster
@@ -130,7 +133,8 @@ def test_every_value_reaches_the_operator_as_a_valid_setting(
         "events_poll_interval": 600.0, "events_early_for": 60.0,
         "create_rate": 1.0, "describe_rate": 4.0, "list_rate": 1.0, "stop_rate": 1.0,
         "retry_delay": 30.0, "max_retry_delay": 600.0, "deletion_policy": "retain",
-        "wait_retry_delay": 30.0, "max_wait_retry_delay": 900.0, "resync_after": 300.0,
+        "wait_retry_delay": 30.0, "max_wait_retry_delay": 900.0, "role_wait_for": 1200.0,
+        "resync_after": 300.0,
         "resync_batch": 20, "follow_interval": 60.0, "follow_for": 3600.0,
         "policy_file": Path("/etc/sagemaker-operator/policy/policy.yaml"),
         "account_id": "111122223333", "cluster_id": "prod-eu-1",
@@ -187,9 +191,10 @@ def test_helm_install_creates_every_object_with_least_privilege(
             located = ["-n", where] if where else []
             cluster_ready.kubectl("get", document["kind"].lower(),
                                   document["metadata"]["name"], *located)  # fmt: skip
-        account_name = "sagemaker-operator-irsa" if values else "sagemaker-operator"
+        every = values == ALL_OPTIONS
+        account_name = "sagemaker-operator-irsa" if every else "sagemaker-operator"
         account = f"system:serviceaccount:{namespace}:{account_name}"
-        served = "team-a" if values else "any-namespace"
+        served = "team-a" if every else "any-namespace"
         assert can_i(cluster_ready, account, "patch", "trainingjobs.sagemaker-operator.dev",
                      "--subresource=status", "-n", served)  # fmt: skip
         assert can_i(cluster_ready, account, "watch", "trainingjobs.sagemaker-operator.dev",
@@ -203,7 +208,7 @@ def test_helm_install_creates_every_object_with_least_privilege(
                         ["list", "pods", "-n", served], ["get", "configmaps", "-n", served],
                         ["create", "validatingwebhookconfigurations"]):  # fmt: skip
             assert not can_i(cluster_ready, account, *request), request
-        if values:  # watching team-a and team-b only: nothing elsewhere
+        if every:  # watching team-a and team-b only: nothing elsewhere
             assert not can_i(cluster_ready, account, "patch",
                              "trainingjobs.sagemaker-operator.dev", "-n", "team-c")  # fmt: skip
             assert not can_i(cluster_ready, account, "get", "namespaces/team-c")
@@ -327,3 +332,111 @@ def test_the_install_notes_say_when_one_default_policy_would_serve_every_namespa
                           "--set", "operator.namespacePolicy.rules[0].namespaces[0]=a",
                           ).stdout  # fmt: skip
     assert "NOTE:" not in strict
+
+
+GLOBALS = {"empty": {}, "set": {"imageRegistry": "registry.example.com", "storageClass": "gp3"}}
+
+
+@pytest.mark.parametrize("globals_", GLOBALS.values(), ids=GLOBALS.keys())
+def test_the_chart_renders_as_a_dependency_of_an_umbrella_chart(
+    helm: Helm, tmp_path: Path, globals_: dict[str, Any]
+) -> None:
+    """Issue M: the schema refused `global`, which Helm gives every subchart, so the chart
+    failed inside an umbrella chart even with no globals set."""
+    umbrella = tmp_path / "platform"
+    (umbrella / "charts").mkdir(parents=True)
+    (umbrella / "Chart.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "v2", "name": "platform", "version": "1.0.0",
+        "dependencies": [{"name": "sagemaker-operator", "version": ">=0.0.0-0",
+                          "repository": f"file://{CHART}"}],
+    }))  # fmt: skip
+    (umbrella / "values.yaml").write_text(yaml.safe_dump({
+        "global": globals_, "sagemaker-operator": {"operator": {"logLevel": "DEBUG"}},
+    }))  # fmt: skip
+    helm("dependency", "build", str(umbrella))
+    documents = [
+        doc
+        for doc in yaml.safe_load_all(
+            helm("template", "platform", str(umbrella), "--namespace", "operators").stdout
+        )
+        if doc
+    ]
+    (deployment,) = find(documents, "Deployment")
+    assert deployment["metadata"]["name"] == "platform-sagemaker-operator"
+
+
+def test_name_overrides_name_every_object(helm: Helm) -> None:
+    documents = render(helm, None, "operators", "release", "--set", "fullnameOverride=smo",
+                       "--set", "webhook.enabled=true")  # fmt: skip
+    names = {(doc["kind"], doc["metadata"]["name"]) for doc in documents}
+    assert ("Deployment", "smo") in names
+    assert ("Service", "smo-webhook") in names
+    assert ("ClusterRole", "operators-smo") in names
+    renamed = render(helm, None, "operators", "release", "--set", "nameOverride=trainer")
+    (deployment,) = find(renamed, "Deployment")
+    assert deployment["metadata"]["name"] == "release-trainer"
+    assert deployment["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] == "trainer"
+
+
+def test_conventional_pod_values_reach_the_pod_and_the_hardened_defaults_stay(
+    helm: Helm,
+) -> None:
+    pod_spec = find(render(helm, ALL_OPTIONS), "Deployment")[0]["spec"]
+    assert pod_spec["revisionHistoryLimit"] == 3
+    pod = pod_spec["template"]["spec"]
+    assert pod["securityContext"]["runAsUser"] == 10001
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["topologySpreadConstraints"][0]["topologyKey"] == "topology.kubernetes.io/zone"
+    assert {"name": "ca-bundle", "configMap": {"name": "corporate-ca"}} in pod["volumes"]
+    (container,) = pod["containers"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert {"name": "ca-bundle", "mountPath": "/etc/ssl/corporate",
+            "readOnly": True} in container["volumeMounts"]  # fmt: skip
+    assert {"name": "AWS_CA_BUNDLE", "value": "/etc/ssl/corporate/ca.pem"} in container["env"]
+    assert container["envFrom"] == [{"configMapRef": {"name": "proxy-settings"}}]
+    default = find(render(helm, None), "Deployment")[0]["spec"]
+    assert default["revisionHistoryLimit"] == 10
+    assert "topologySpreadConstraints" not in default["template"]["spec"]
+    assert "envFrom" not in default["template"]["spec"]["containers"][0]
+
+
+def test_a_disruption_budget_guards_a_standby_and_never_blocks_a_single_replica(
+    helm: Helm,
+) -> None:
+    assert not find(render(helm, None), "PodDisruptionBudget")
+    (budget,) = find(render(helm, ALL_OPTIONS), "PodDisruptionBudget")
+    assert budget["spec"]["maxUnavailable"] == 1
+    assert budget["spec"]["selector"]["matchLabels"]["app.kubernetes.io/instance"] == (
+        "sagemaker-operator"
+    )
+    off = render(helm, ALL_OPTIONS, "operators", "sagemaker-operator",
+                 "--set", "podDisruptionBudget.enabled=false")  # fmt: skip
+    assert not find(off, "PodDisruptionBudget")
+
+
+def test_cert_manager_issues_the_webhook_certificate_from_an_issuer_the_chart_makes(
+    helm: Helm,
+) -> None:
+    documents = render(helm, CERT_MANAGER)
+    issuers = {doc["metadata"]["name"]: doc["spec"] for doc in find(documents, "Issuer")}
+    assert issuers == {
+        "sagemaker-operator-selfsigned": {"selfSigned": {}},
+        "sagemaker-operator-webhook-ca": {"ca": {"secretName": "sagemaker-operator-webhook-ca"}},
+    }
+    certificates = {doc["metadata"]["name"]: doc["spec"] for doc in find(documents, "Certificate")}
+    assert certificates["sagemaker-operator-webhook-ca"]["isCA"] is True
+    assert certificates["sagemaker-operator-webhook"]["issuerRef"] == {
+        "name": "sagemaker-operator-webhook-ca",
+        "kind": "Issuer",
+    }
+    assert not find(documents, "Secret"), "cert-manager writes the Secret, not the chart"
+    (configuration,) = find(documents, "ValidatingWebhookConfiguration")
+    assert configuration["metadata"]["annotations"] == {
+        "cert-manager.io/inject-ca-from": "operators/sagemaker-operator-webhook"
+    }
+    named = render(helm, CERT_MANAGER, "operators", "sagemaker-operator",
+                   "--set", "webhook.certManager.issuerRef.name=corporate",
+                   "--set", "webhook.certManager.issuerRef.kind=ClusterIssuer")  # fmt: skip
+    assert not find(named, "Issuer")
+    (certificate,) = find(named, "Certificate")
+    assert certificate["spec"]["issuerRef"] == {"name": "corporate", "kind": "ClusterIssuer"}

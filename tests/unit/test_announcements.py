@@ -26,8 +26,13 @@ def test_a_secondary_status_change_is_told_from_the_state_last_announced() -> No
 
 
 def test_an_end_is_told_by_its_status_and_a_failure_as_a_warning_with_its_reason() -> None:
-    assert announcement("InProgress/Training", shown("Stopped", "Stopped")) == (
-        Announcement("Stopped", "Stopped (Stopped)"))  # fmt: skip
+    """Issue M: a completion read "Completed (Completed)"; the secondary status is said only
+    when it adds something."""
+    assert announcement("InProgress/Training", shown("Completed", "Completed")) == (
+        Announcement("Completed", "the training job completed (Training → Completed)")
+    )
+    assert announcement("InProgress/Training", shown("Stopped", "MaxRuntimeExceeded")) == (
+        Announcement("Stopped", "the training job stopped: MaxRuntimeExceeded"))  # fmt: skip
     assert announcement("InProgress/Training", shown("Failed", "Failed",
                                                      failureReason="OOM")) == (
         Announcement("Failed", "OOM", warning=True))  # fmt: skip

@@ -14,6 +14,7 @@ from sagemaker_operator.status.conditions import (
     verdict_for_job,
     verdict_for_problem,
 )
+from sagemaker_operator.status.fields import status_fields
 
 T0 = datetime.datetime(2026, 11, 28, 12, 0, tzinfo=datetime.UTC)
 T1 = T0 + datetime.timedelta(minutes=5)
@@ -93,6 +94,19 @@ def test_a_running_job_says_what_it_is_doing() -> None:
     assert ready.observed_generation == 1
 
 
+def test_the_message_is_on_ready_and_the_condition_that_holds_only() -> None:
+    """Issue M: ``kubectl describe`` showed one message three times. Ready (what most tools
+    show) and the condition that holds carry it; one that does not hold says nothing."""
+    running = conditions(verdict_for_job(status_from_sagemaker(answer("InProgress", "Training"))),
+                         1, [], T1)  # fmt: skip
+    assert [(c.type, c.status, c.message) for c in running] == [
+        ("Ready", "False", "now Training"), ("Reconciling", "True", "now Training"),
+        ("Stalled", "False", "")]  # fmt: skip
+    done = conditions(verdict_for_job(status_from_sagemaker(answer("Completed", "Completed"))),
+                      1, [], T1)  # fmt: skip
+    assert [c.message for c in done][1:] == ["", ""]
+
+
 def test_problems_are_reconciling_while_retried_and_stalled_when_terminal() -> None:
     retry = conditions(verdict_for_problem("ThrottlingException", "Rate exceeded",
                                            retrying=True), 1, [], T1)  # fmt: skip
@@ -116,3 +130,24 @@ def test_transition_times_change_only_when_a_condition_flips() -> None:
     done = conditions(verdict_for_job(status_from_sagemaker(answer("Completed", "Completed"))),
                       1, still, T1)  # fmt: skip
     assert [c.last_transition_time for c in done] == [T1, T1, T0]  # Ready, Reconciling flipped
+
+
+def test_the_reason_column_says_why_a_job_has_not_run_or_why_it_failed() -> None:
+    """Issue M: ``kubectl get -o wide`` read failureReason only, and was blank for jobs that
+    never started (a policy refusal, an invalid spec, a name conflict, a quota or role wait)."""
+    denied = status_fields(None, verdict_for_problem("PolicyDenied", "spec.roleArn …",
+                                                     retrying=False), 1, [])  # fmt: skip
+    assert denied["reason"] == "PolicyDenied"
+    waiting = status_fields(None, verdict_for_problem("ResourceLimitExceeded", "quota",
+                                                      retrying=True), 1, [])  # fmt: skip
+    assert waiting["reason"] == "ResourceLimitExceeded"
+    failed = status_from_sagemaker(answer("Failed", "Failed", FailureReason="AlgorithmError: OOM"))
+    assert status_fields(failed, verdict_for_job(failed), 1, [])["reason"] == "AlgorithmError: OOM"
+    running = status_from_sagemaker(answer("InProgress", "Training"))
+    assert status_fields(running, verdict_for_job(running), 1, [])["reason"] is None
+    done = status_from_sagemaker(answer("Completed", "Completed"))
+    assert status_fields(done, verdict_for_job(done), 1, [])["reason"] is None
+    stopped = status_from_sagemaker(answer("Stopped", "MaxRuntimeExceeded"))
+    assert status_fields(stopped, verdict_for_job(stopped), 1, [])["reason"] == (
+        "MaxRuntimeExceeded"
+    )

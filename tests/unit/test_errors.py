@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import kubernetes
@@ -16,7 +17,7 @@ from botocore.exceptions import (
 )
 
 from sagemaker_operator.aws.errors import Disposition, classify
-from sagemaker_operator.controller.create import retry_delay
+from sagemaker_operator.controller.create import retry_delay, role_wait_message
 from sagemaker_operator.controller.runtime import is_transient
 
 
@@ -128,3 +129,17 @@ def test_kubernetes_errors_worth_retrying_are_outages_not_refusals() -> None:
     assert is_transient(urllib3.exceptions.ReadTimeoutError(None, "/", "read timed out"))  # type: ignore[arg-type]
     assert is_transient(ConnectionRefusedError())
     assert not is_transient(ValueError("a bug"))
+
+
+def test_a_role_wait_says_until_when_and_then_what_to_check() -> None:
+    """Issue M: "could not assume role" was retried for an hour as IAM propagation, and the
+    message never said until when."""
+    now = datetime.datetime(2026, 12, 6, 12, 0, tzinfo=datetime.UTC)
+    waiting = role_wait_message("Could not assume role arn:aws:iam::1:role/x", 60.0, 600.0, now)
+    assert waiting.endswith(
+        "a new role may not have propagated in IAM yet: retried until "
+        "2026-12-06T12:09:00Z (600 s after the first attempt), then Stalled"
+    )
+    stalled = role_wait_message("Could not assume role arn:aws:iam::1:role/x", 600.0, 600.0, now)
+    assert "still refused 600 s after the first attempt, so not IAM propagation" in stalled
+    assert "trust policy lets sagemaker.amazonaws.com assume it" in stalled

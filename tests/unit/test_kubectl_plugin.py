@@ -62,6 +62,35 @@ def test_a_running_transition_counts_so_far_and_a_resource_without_job_says_so()
     assert "Training job:  none yet" in describe.render("j", "ml", spec, Status(), None, now=NOW)
 
 
+def test_describe_prints_each_conditions_reason_and_message_also_without_a_job() -> None:
+    """Issue M: a refused job's reasons were printed, not what they meant."""
+    spec = Spec.model_validate({"roleArn": "arn:aws:iam::123456789012:role/R",
+                                "outputDataConfig": {"s3OutputPath": "s3://b/o"}})  # fmt: skip
+    said = "spec.roleArn arn:aws:iam::9:role/Admin is not allowed"
+    refused = Status.model_validate({"conditions": [
+        {"type": type_, "status": state, "reason": "PolicyDenied", "message": message,
+         "lastTransitionTime": NOW}
+        for type_, state, message in [("Ready", "False", said), ("Reconciling", "False", ""),
+                                      ("Stalled", "True", said)]]})  # fmt: skip
+    text = describe.render("j", "ml", spec, refused, None, now=NOW)
+    assert f"  Stalled=True (PolicyDenied): {said}\n" in text
+    assert "  Reconciling=False (PolicyDenied)\n" in text
+    assert "Training job:  none yet" in text
+
+
+def test_a_status_that_says_it_all_is_not_repeated() -> None:
+    """Issue M: "Completed (Completed)"."""
+    spec = Spec.model_validate({"roleArn": "arn:aws:iam::123456789012:role/R",
+                                "outputDataConfig": {"s3OutputPath": "s3://b/o"}})  # fmt: skip
+    done = status_from_sagemaker({"TrainingJobStatus": "Completed", "SecondaryStatus": "Completed"})
+    assert "Status:        Completed\n" in describe.render("j", "ml", spec, done, done, now=NOW)
+    stopped = status_from_sagemaker({"TrainingJobStatus": "Stopped",
+                                     "SecondaryStatus": "MaxRuntimeExceeded"})  # fmt: skip
+    assert "Status:        Stopped (MaxRuntimeExceeded)\n" in describe.render(
+        "j", "ml", spec, stopped, stopped, now=NOW
+    )
+
+
 class Pages:
     """FilterLogEvents answers, one list of events per read (the client is AWS's side)."""
 

@@ -444,4 +444,5 @@ class Status(AnswerModel):
     conditions: list[Condition] | None = Field(default=None, alias="conditions")
     update: SpecUpdate | None = Field(default=None, alias="update")
     announced: str | None = Field(default=None, alias="announced")
+    reason: str | None = Field(default=None, alias="reason")
     operator: dict[str, Any] | None = Field(default=None, alias="operator")

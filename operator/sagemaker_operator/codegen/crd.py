@@ -440,6 +440,14 @@ def status_schema(builder: SchemaBuilder) -> dict[str, Any]:
         "the operator has posted. A state shown but not yet announced (the Event could not be "
         "posted, or the operator restarted between the two) is announced by a later tick.",
     }
+    properties["reason"] = {
+        "type": "string",
+        "maxLength": 1024,
+        "description": "Why the job is not running or did not complete, in a word or a "
+        "line (the REASON column): SageMaker's failureReason, else the reason of the Stalled "
+        "or Reconciling condition (PolicyDenied, InvalidSpec, NameConflict, a quota or role "
+        "wait, MaxRuntimeExceeded, …). Empty while the job runs or once it completed.",
+    }
     properties["operator"] = {
         "type": "object",
         "description": "The operator's own bookkeeping; not for users.",
@@ -481,7 +489,7 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
     {"name": "Instance", "type": "string", "priority": 1,
      "jsonPath": ".spec.resourceConfig.instanceType"},
     {"name": "ARN", "type": "string", "priority": 1, "jsonPath": ".status.trainingJobArn"},
-    {"name": "Reason", "type": "string", "priority": 1, "jsonPath": ".status.failureReason"},
+    {"name": "Reason", "type": "string", "priority": 1, "jsonPath": ".status.reason"},
 ]  # fmt: skip
 
 

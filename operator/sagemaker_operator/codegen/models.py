@@ -151,6 +151,7 @@ def module_source(model: ServiceModel, header: str) -> str:
         '    conditions: list[Condition] | None = Field(default=None, alias="conditions")',
         '    update: SpecUpdate | None = Field(default=None, alias="update")',
         '    announced: str | None = Field(default=None, alias="announced")',
+        '    reason: str | None = Field(default=None, alias="reason")',
         '    operator: dict[str, Any] | None = Field(default=None, alias="operator")',
     ]
     status_classes = []

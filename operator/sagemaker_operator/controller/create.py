@@ -10,6 +10,7 @@ resource's UID is the job an earlier attempt created, adopted silently.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 import random
 import time
@@ -24,7 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sagemaker_operator.aws.accounts import Account, said
 from sagemaker_operator.aws.arns import JobArn, NotAJobArnError
-from sagemaker_operator.aws.errors import classify
+from sagemaker_operator.aws.errors import AwsError, classify
 from sagemaker_operator.aws.gateway import CreateAbandonedError
 from sagemaker_operator.controller.adopt import adopt, adopting
 from sagemaker_operator.controller.checks import Planned, RefusedError, plan_job
@@ -32,6 +33,7 @@ from sagemaker_operator.controller.finalizer import hold
 from sagemaker_operator.controller.ownership import Ownership, creation_time, judge, owned_pair
 from sagemaker_operator.controller.requests import Owner
 from sagemaker_operator.controller.runtime import ResourceRef, Runtime
+from sagemaker_operator.settings import OperatorSettings
 from sagemaker_operator.status.announcements import ANNOUNCED, state_key
 from sagemaker_operator.status.conditions import (
     status_from_sagemaker,
@@ -128,14 +130,11 @@ async def create_job(
                     ref.name)  # fmt: skip
         raise kopf.TemporaryError("the create was abandoned", delay=backoff) from None
     except (ClientError, BotoCoreError) as error:
-        failure = classify(error)
-        failure = replace(failure, message=said(failure.message, account))
-        if failure.passes and (failure.code == "ResourceLimitExceeded"
-                               or elapsed < ASSUME_ROLE_PATIENCE):  # fmt: skip
-            # A quota frees as other jobs end (waited for as long as it takes, a call per
-            # max_wait_retry_delay at most); a new role propagates within minutes.
-            backoff = retry_delay(retry, runtime.settings.wait_retry_delay,
-                                  runtime.settings.max_wait_retry_delay)  # fmt: skip
+        classified = classify(error)
+        failure, waited = _waited(replace(classified, message=said(classified.message, account)),
+                                  runtime.settings, retry, elapsed)  # fmt: skip
+        if waited is not None:
+            backoff = waited
         elif not failure.retryable:
             await stall(failure.code, failure.message)
             return
@@ -178,8 +177,44 @@ class TagsNotListedError(Exception):
 
 
 TAG_RETRY_DELAY = 5.0  # seconds between looks at a new job's tags
-# Seconds a role that cannot be assumed is taken for one IAM has not propagated yet.
-ASSUME_ROLE_PATIENCE = 3600.0
+
+
+def _waited(
+    failure: AwsError, settings: OperatorSettings, retry: int, elapsed: float
+) -> tuple[AwsError, float | None]:
+    """A create's failure that passes with time, told so, and the backoff before the next
+    attempt; None when it is not waited for. A quota frees as other jobs end (waited for
+    as long as it takes, a call per max_wait_retry_delay at most); a role IAM may not have
+    propagated yet is retried for role_wait_for seconds (the last try when the wait ends)."""
+    if not failure.passes:
+        return failure, None
+    backoff = retry_delay(retry, settings.wait_retry_delay, settings.max_wait_retry_delay)
+    if failure.code == "ResourceLimitExceeded":
+        return failure, backoff
+    told = replace(failure, message=role_wait_message(failure.message, elapsed,
+                                                      settings.role_wait_for))  # fmt: skip
+    if elapsed >= settings.role_wait_for:
+        return told, None
+    return told, min(backoff, max(settings.role_wait_for - elapsed, 1.0))
+
+
+def role_wait_message(message: str, elapsed: float, wait_for: float,
+                      now: datetime.datetime | None = None) -> str:  # fmt: skip
+    """SageMaker's "could not assume role", with what the operator does about it: retried
+    until ``wait_for`` seconds after the first attempt (IAM propagates a new role within
+    minutes: https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html
+    #troubleshoot_general_eventual-consistency), then stalled."""
+    if elapsed >= wait_for:
+        return (f"{message}; still refused {wait_for:.0f} s after the first attempt, so not "
+                "IAM propagation: check that the role exists and that its trust policy lets "
+                "sagemaker.amazonaws.com assume it (sts:AssumeRole), then apply the resource "
+                "again")  # fmt: skip
+    until = (now or datetime.datetime.now(datetime.UTC)) + datetime.timedelta(
+        seconds=wait_for - elapsed
+    )
+    return (f"{message}; a new role may not have propagated in IAM yet: retried until "
+            f"{until:%Y-%m-%dT%H:%M:%SZ} ({wait_for:.0f} s after the first attempt), then "
+            "Stalled")  # fmt: skip
 
 
 def _still_wanted(runtime: Runtime, ref: ResourceRef) -> Callable[[bool], bool]:

@@ -63,6 +63,8 @@ def parser() -> argparse.ArgumentParser:
                       help="seconds between reads when following (default 5)")  # fmt: skip
     shown = commands.add_parser("describe", parents=[common], help="summarise the job")
     shown.add_argument("name", help="the TrainingJob")
+    shown.add_argument("--no-aws", action="store_true", help=(
+        "print the resource's status only: call no AWS API"))  # fmt: skip
     taken = commands.add_parser("adopt", parents=[common], help=(
         "print the TrainingJob manifest that takes over an existing SageMaker job"))  # fmt: skip
     taken.add_argument("job", help="the SageMaker training job's name")
@@ -194,14 +196,30 @@ def _instances(spec: Spec) -> int:
 
 
 def _describe(arguments: argparse.Namespace, resource: dict[str, Any], namespace: str) -> int:
+    """From the resource's status, which holds what DescribeTrainingJob says (as of the
+    operator's last write); with AWS credentials, from a fresh DescribeTrainingJob."""
     status = Status.model_validate(resource.get("status") or {})
     spec = Spec.model_validate(resource["spec"])
-    job = None
-    if status.training_job_name and status.region:
-        client = boto3.client("sagemaker", region_name=status.region)
-        job = status_from_sagemaker(
-            client.describe_training_job(TrainingJobName=status.training_job_name)
-        )
+    job = status if status.training_job_status else None
+    if status.training_job_name and status.region and not arguments.no_aws:
+        job = _described(status.training_job_name, status.region) or job
     now = datetime.datetime.now(datetime.UTC)
     print(describe.render(arguments.name, namespace, spec, status, job, now=now), end="")
     return 0
+
+
+def _described(job_name: str, region: str) -> Status | None:
+    """DescribeTrainingJob's answer; None, said on stderr, without AWS credentials or when
+    AWS refuses (the resource's status is shown instead)."""
+    session = boto3.session.Session(region_name=region)
+    if session.get_credentials() is None:
+        print("note: no AWS credentials: from the resource's status (as the operator last "
+              "wrote it)", file=sys.stderr)  # fmt: skip
+        return None
+    try:
+        answer = session.client("sagemaker").describe_training_job(TrainingJobName=job_name)
+    except (ClientError, BotoCoreError) as error:
+        print(f"note: AWS: {error}: from the resource's status (as the operator last "
+              "wrote it)", file=sys.stderr)  # fmt: skip
+        return None
+    return status_from_sagemaker(answer)

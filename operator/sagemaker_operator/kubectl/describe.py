@@ -30,19 +30,24 @@ def render(
     """The summary. ``job`` is DescribeTrainingJob's answer (None: no job yet)."""
     region = resource.region or "?"
     lines = [f"Name:          {namespace}/{name}"]
-    conditions = ", ".join(f"{c.type}={c.status}" + (f" ({c.reason})" if c.reason else "")
-                           for c in resource.conditions or [])  # fmt: skip
+    conditions = [f"  {c.type}={c.status}" + (f" ({c.reason})" if c.reason else "")
+                  + (f": {c.message}" if c.message else "")
+                  for c in resource.conditions or []]  # fmt: skip
     if job is None:
-        lines += [f"Conditions:    {conditions or 'none yet'}", "Training job:  none yet"]
+        lines += ["Conditions:" + ("" if conditions else "    none yet"), *conditions,
+                  "Training job:  none yet"]  # fmt: skip
         return "\n".join(lines) + "\n"
+    state = job.training_job_status or "?"
+    if job.secondary_status and job.secondary_status != state:
+        state += f" ({job.secondary_status})"
     lines += [
         f"Training job:  {job.training_job_name or resource.training_job_name} in {region}",
         f"ARN:           {job.training_job_arn}",
-        f"Status:        {job.training_job_status} ({job.secondary_status})",
+        f"Status:        {state}",
     ]
     if job.failure_reason:
         lines.append(f"Failure:       {job.failure_reason}")
-    lines += [f"Conditions:    {conditions}", "", "Transitions:", *_transitions(job, now)]
+    lines += ["Conditions:", *conditions, "", "Transitions:", *_transitions(job, now)]
     lines += ["", "Metrics:"]
     metrics = job.final_metric_data_list or []
     lines += [f"  {metric.metric_name} = {metric.value:g}" for metric in metrics] or [

@@ -57,7 +57,18 @@ def announcement(since: str | None, fields: Mapping[str, Any]) -> Announcement |
     if job_status == "Failed":
         return Announcement("Failed", str(fields.get("failureReason") or ""), warning=True)
     if job_status in {"Completed", "Stopped"}:
-        return Announcement(str(job_status), f"{job_status} ({after})")
+        return Announcement(str(job_status), _ended(str(job_status), before, after))
     if after != before:
         return Announcement(after, f"{before or 'Pending'} → {after}")
     return None
+
+
+def _ended(job_status: str, before: str, after: str) -> str:
+    """A completion's or a stop's message: the secondary status said when it adds
+    something (MaxRuntimeExceeded, MaxWaitTimeExceeded, the transition)."""
+    ended = f"the training job {job_status.lower()}"
+    if not after or after == before:
+        return ended
+    if after != job_status:
+        return f"{ended}: {after}"
+    return f"{ended} ({before or 'Pending'} → {after})"

@@ -106,8 +106,11 @@ def conditions(
         status: Literal["True", "False"] = "True" if holds else "False"
         before = earlier.get(kind)
         moment = before.last_transition_time if before and before.status == status else now
+        # The message on Ready (what most tools show) and on the condition that holds;
+        # one that does not hold keeps the reason only (kubectl describe shows it once).
+        message = verdict.message if holds or kind == READY else ""
         return Condition(
-            type=kind, status=status, reason=verdict.reason, message=verdict.message,
+            type=kind, status=status, reason=verdict.reason, message=message,
             last_transition_time=moment, observed_generation=generation,
         )  # fmt: skip
 

@@ -39,7 +39,21 @@ def status_fields(
     fields["conditions"] = [
         condition.to_kubernetes() for condition in conditions(verdict, generation, earlier, moment)
     ]
+    fields["reason"] = reason(status, verdict)
     return fields
+
+
+def reason(status: Status | None, verdict: Verdict) -> str | None:
+    """The REASON column: SageMaker's failureReason, else why the resource is stalled or
+    waits (not a running job's secondary status, which has a column of its own); None
+    (removed) while the job runs or once it completed."""
+    if status is not None and status.failure_reason:
+        return status.failure_reason
+    if verdict.stalled:
+        return verdict.reason
+    if verdict.reconciling and (status is None or verdict.reason != status.secondary_status):
+        return verdict.reason
+    return None
 
 
 def identity_fields(job: JobArn, name: str) -> dict[str, Any]:
