@@ -19,7 +19,7 @@ COPY operator/ operator/
 # generated from, and the same kopf, kubernetes and pydantic in every build.
 RUN /opt/venv/bin/pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
     && /opt/venv/bin/pip install --no-cache-dir --no-compile -c constraints.txt \
-         /wheels/sagemaker_operator-*.whl
+         "$(echo /wheels/sagemaker_operator-*.whl)[controller]"
 # What the operator never runs, removed (sizes measured with kubernetes 35, botocore 1.44):
 # - kubernetes/aio (68 MB): the client's asyncio twin; the operator uses kubernetes.client
 #   and kubernetes.config only (kopf has its own aiohttp client);

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
 .PHONY: lock venv binaries node-deps node-binaries image generate lint format test test-slow \
-	test-node demo demo-node bench bench-emulator clean
+	test-node demo demo-node bench bench-emulator release clean
 
 # What the image and the local node need from Debian (installed as root when missing):
 # podman builds and runs images; containerd, runc and the CNI plugins run pods; mmdebstrap
@@ -19,7 +19,7 @@ venv: $(INSTALLED)
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[controller,dev]'
 	touch $(INSTALLED)
 
 # Builds etcd, kube-apiserver and kubectl from source once per version (about 10 minutes
@@ -45,6 +45,15 @@ node-binaries: binaries
 # base made from Debian packages (once, about 1.5 minutes); prints its size.
 image: venv node-deps
 	$(BIN)/sagemaker-operator image
+
+# One version's image, chart and plugin wheel; the image and the chart pushed to REGISTRY
+# (`make release REGISTRY=ghcr.io/my-org`, VERSION defaults to pyproject.toml's and must match
+# it, the chart's and CHANGELOG.md; PLAIN_HTTP=1 for a registry on loopback; BASE= a Python
+# base image to build on instead of the Debian-made one). Log in first
+# with `podman login` and `helm registry login`. Output in dist/release/.
+release: venv node-deps
+	@test -n "$(REGISTRY)" || { echo "make release: set REGISTRY (e.g. ghcr.io/my-org)" >&2; exit 2; }
+	$(BIN)/sagemaker-operator release --registry "$(REGISTRY)" $(if $(VERSION),--version "$(VERSION)") $(if $(PLAIN_HTTP),--plain-http) $(if $(BASE),--base "$(BASE)")
 
 # The CRD and the pydantic models come from botocore's SageMaker model (pinned in pyproject).
 generate: venv

@@ -124,6 +124,7 @@ def test_the_image_installs_exactly_the_pinned_dependencies() -> None:
     text = DOCKERFILE.read_text()
     assert "constraints.txt" in re.search(r"COPY [^\n]*", text)[0]  # type: ignore[index]
     assert re.search(r"pip install [^\n]*-c constraints\.txt", text)
+    assert "[controller]" in text  # the controller's dependencies, which the plugin does without
 
 
 def test_the_lock_pins_every_runtime_dependency_and_the_generators_botocore() -> None:
@@ -131,16 +132,18 @@ def test_the_lock_pins_every_runtime_dependency_and_the_generators_botocore() ->
     for line in generator_pins((ROOT / "pyproject.toml").read_text()):
         name, _, version = line.partition("==")
         assert pinned[_normal(name)] == version, f"{name} in constraints.txt is not the dev pin"
-    # Every distribution the installed operator needs, transitively (no extras).
+    # Every distribution the image's operator needs, transitively: the project with its
+    # [controller] extra, its dependencies without theirs.
     wanted, seen = ["sagemaker-operator"], set()
     while wanted:
         name = _normal(wanted.pop())
         if name in seen:
             continue
         seen.add(name)
+        extra = "controller" if name == "sagemaker-operator" else ""
         for requirement in metadata.requires(name) or []:
             parsed = Requirement(requirement)
-            if parsed.marker is None or parsed.marker.evaluate({"extra": ""}):
+            if parsed.marker is None or parsed.marker.evaluate({"extra": extra}):
                 wanted.append(parsed.name)
     missing = sorted(seen - {"sagemaker-operator"} - set(pinned))
     assert not missing, f"constraints.txt lacks {missing}: run `make lock`"

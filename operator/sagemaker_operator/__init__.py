@@ -1,3 +1,3 @@
 """Run Amazon SageMaker training jobs from Kubernetes TrainingJob resources."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

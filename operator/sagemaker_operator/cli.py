@@ -12,13 +12,15 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from types import ModuleType
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from sagemaker_operator import __version__
-from sagemaker_operator.controller import operator
-from sagemaker_operator.settings import OperatorSettings
+
+if TYPE_CHECKING:
+    from sagemaker_operator.settings import OperatorSettings
+
+# Installed without the [controller] extra (the kubectl plugin alone), `run` says what is missing.
+CONTROLLER_EXTRA = "pip install 'sagemaker-operator[controller]'"
 
 development: ModuleType | None
 try:
@@ -48,8 +50,13 @@ def _parser() -> argparse.ArgumentParser:
     operate = commands.add_parser(
         "run", help="run the operator (settings also from SAGEMAKER_OPERATOR_* variables)"
     )
-    _settings_flags(operate)
-    operate.set_defaults(run=_run_operator)
+    try:
+        from sagemaker_operator.settings import OperatorSettings  # noqa: PLC0415 (the extra's)
+    except ModuleNotFoundError as error:
+        operate.set_defaults(run=_not_installed, missing=error.name)
+    else:
+        _settings_flags(operate, OperatorSettings)
+        operate.set_defaults(run=_run_operator)
 
     crd = commands.add_parser("crd", help="print the TrainingJob CRD (kubectl apply -f -)")
     crd.set_defaults(run=_print_crd)
@@ -59,10 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings_flags(parser: argparse.ArgumentParser) -> None:
+def _settings_flags(parser: argparse.ArgumentParser, settings: type[OperatorSettings]) -> None:
     """One flag per operator setting (--poll-interval for poll_interval, …), made from
     OperatorSettings itself so flags, environment variables and docs cannot drift."""
-    for name, field in OperatorSettings.model_fields.items():
+    for name, field in settings.model_fields.items():
         options: dict[str, Any] = {"help": field.description, "dest": name}
         annotation = field.annotation
         if typing.get_origin(annotation) is typing.Literal:
@@ -79,7 +86,19 @@ def _settings_flags(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(f"--{name.replace('_', '-')}", **options)
 
 
+def _not_installed(arguments: argparse.Namespace) -> int:
+    print(f"sagemaker-operator run: {arguments.missing} is not installed: the controller's "
+          f"dependencies come with {CONTROLLER_EXTRA}", file=sys.stderr)  # fmt: skip
+    return 2
+
+
 def _run_operator(arguments: argparse.Namespace) -> int:
+    # The controller's modules (kopf, pydantic-settings) load only for `run`.
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from sagemaker_operator.controller import operator  # noqa: PLC0415
+    from sagemaker_operator.settings import OperatorSettings  # noqa: PLC0415
+
     flags = {
         name: getattr(arguments, name)
         for name in OperatorSettings.model_fields

@@ -1,6 +1,6 @@
 """The operator against AWS as it really behaves and tenants who push: errors that pass,
 tags that lag, jobs that are not the resource's, and names reused. Each test turns on the
-emulator switch it needs (README, "The emulator's switches")."""
+emulator switch it needs (docs/emulator.md, "The emulator's switches")."""
 
 from __future__ import annotations
 

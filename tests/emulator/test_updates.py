@@ -151,7 +151,7 @@ def test_describe_reports_sagemakers_defaults_for_what_the_request_left_out(
 
 
 def test_every_default_is_listed_in_the_readme_with_its_value() -> None:
-    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    text = (Path(__file__).resolve().parents[2] / "docs" / "emulator.md").read_text()
     for default in DEFAULTS:
         assert f"| `{default.path}` | `{json.dumps(default.value)}` |" in text
 

@@ -66,6 +66,7 @@ def test_the_chart_lints_clean(helm: Helm, values: Path | None) -> None:
         ("operator.pollIntervall=5", "pollIntervall"),
         ("webhook.port=70000", "port"),
         ("operator.events.queueUrl=sagemaker-events", "queueUrl"),
+        ("operator.region=eu-west-1", "region"),  # one region setting: aws.region
     ],
 )  # fmt: skip
 def test_a_wrong_value_fails_at_install_naming_it(helm: Helm, setting: str, named: str) -> None:
@@ -109,7 +110,7 @@ def test_the_pod_is_hardened_and_runs_one_replica_at_a_time(helm: Helm) -> None:
         "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
         "privileged": False, "capabilities": {"drop": ["ALL"]},
     }  # fmt: skip
-    assert container["image"] == "ghcr.io/sagemaker-operator/sagemaker-operator:0.1.0"
+    assert container["image"] == "ghcr.io/sagemaker-operator/sagemaker-operator:0.2.0"
     for probe in ("livenessProbe", "readinessProbe"):
         assert container[probe]["httpGet"] == {"path": "/healthz", "port": "probes"}
 
@@ -127,7 +128,7 @@ def test_every_value_reaches_the_operator_as_a_valid_setting(
         monkeypatch.setenv(name, value)
     settings = OperatorSettings()
     assert settings.model_dump(exclude_defaults=True) == {
-        "region": "eu-west-1", "endpoint_url": "https://api.sagemaker.eu-west-1.amazonaws.com",
+        "endpoint_url": "https://api.sagemaker.eu-west-1.amazonaws.com",
         "namespaces": ["team-a", "team-b"], "poll_interval": 20.0,
         "events_queue_url": "https://sqs.eu-west-1.amazonaws.com/111122223333/sagemaker-events",
         "events_poll_interval": 600.0, "events_early_for": 60.0,
@@ -272,7 +273,7 @@ def test_helm_upgrade_keeps_the_webhooks_certificate(
 
 
 def test_tenant_roles_aggregate_into_edit_and_view_without_status(helm: Helm) -> None:
-    """What tenants need, and not the status: the operator's to write (README, Security)."""
+    """What tenants need, and not the status: the operator's to write (docs/multi-tenancy.md)."""
     roles = {role["metadata"]["name"]: role for role in find(render(helm, None), "ClusterRole")}
     edit, view = (
         roles["operators-sagemaker-operator-edit"],

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
@@ -14,6 +14,9 @@ import yaml
 from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
 from sagemaker_operator.testing.operator import OperatorProcess
 from tests.controller.test_lifecycle import EXAMPLES, resource
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
 
 pytestmark = pytest.mark.cluster
 
@@ -129,3 +132,24 @@ def test_plugin_errors_name_what_is_wrong(
     wrong = kubectl_sagemaker(kube_cluster, emulator, "logs", "nope", "--since", "ten")
     assert wrong.returncode == 2
     assert "argument --since: 'ten' is not a duration like 30s, 10m, 2h or 1d" in wrong.stderr
+
+
+def test_an_ack_manifest_converted_applies_and_its_job_completes(
+    kube_cluster: KubeCluster, namespace: str, emulator: Emulator,
+    operator_process: OperatorProcess, sagemaker: SageMakerClient,
+) -> None:  # fmt: skip
+    EmulatorControl(emulator.endpoint_url).set_profile("fast", {"Training": 2})
+    ack_manifest = Path(__file__).parent / "ack" / "xgboost.yaml"
+    converted = kubectl_sagemaker(kube_cluster, emulator, "convert", "-f", str(ack_manifest),
+                                  aws=False)  # fmt: skip
+    assert converted.returncode == 0, converted.stderr
+    assert "spec.trainingJobName ack-xgboost is kept" in converted.stderr
+    kube_cluster.kubectl("apply", "-n", namespace, "-f", "-", input=converted.stdout)
+    wait_until(operator_process.guard(lambda: resource(kube_cluster, namespace, "ack-xgboost")
+                                      .get("status", {}).get("trainingJobStatus") == "Completed"),
+               timeout=60, description="the converted job Completed")  # fmt: skip
+    status = resource(kube_cluster, namespace, "ack-xgboost")["status"]
+    job = sagemaker.describe_training_job(TrainingJobName=status["trainingJobName"])
+    assert job["RoleArn"] == "arn:aws:iam::123456789012:role/sagemaker-execution"
+    channel = job["InputDataConfig"][0]["DataSource"]["S3DataSource"]
+    assert channel["S3Uri"] == "s3://example-bucket/ack/train"

@@ -4,7 +4,7 @@ Each tenant is a user (the tests act as them with impersonation, RBAC on) bound 
 own namespace to what the chart ships for tenants (its ``…-edit`` ClusterRole: create,
 change and delete TrainingJobs) and to what a typical namespace-admin Role adds beyond it
 (``resources: ['*']`` in the namespace: ``trainingjobs/status`` and ``kopfpeerings``). The
-threat model (README, "Security") lets tenants hold both: whatever they can write there is
+threat model (docs/multi-tenancy.md) lets tenants hold both: whatever they can write there is
 input the operator verifies, never proof.
 """
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from sagemaker_operator.api import DELETION_POLICY_ANNOTATION
 from sagemaker_operator.controller.delete import (
-    DELETION_POLICY_ANNOTATION,
     InvalidDeletionPolicyError,
     deletion_policy,
 )

@@ -1,4 +1,4 @@
-"""The AWS side of the event mode (deploy/sagemaker-events.cfn.yaml, shown in the README):
+"""The AWS side of the event mode (deploy/sagemaker-events.cfn.yaml, shown in docs/event-mode.md):
 clean by AWS's CloudFormation linter, and exactly the SQS calls the operator makes."""
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def test_a_wrong_template_is_caught_by_the_linter(tmp_path: Path) -> None:
 
 
 def test_the_readme_shows_the_template_as_it_is() -> None:
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "event-mode.md").read_text()
     blocks = re.findall(r"```yaml\n(AWSTemplateFormatVersion.*?)```", readme, re.DOTALL)
     assert blocks == [TEMPLATE.read_text()]
 

@@ -1,4 +1,4 @@
-"""The README's least-privilege IAM policy: clean by an IAM linter, and exactly the calls made."""
+"""docs/iam.md's least-privilege IAM policy: clean by an IAM linter, and exactly the calls made."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from parliament import analyze_policy_string
 
 from sagemaker_operator.aws import gateway
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "iam.md"
 
 
 def readme_policy() -> dict[str, Any]:
-    section = README.read_text().split("### IAM permissions", 1)[1]
+    section = PAGE.read_text().split("## The operator's permissions", 1)[1]
     block = re.search(r"```json\n(.*?)\n```", section, re.DOTALL)
     assert block is not None, "the IAM permissions section has no JSON policy"
     policy: dict[str, Any] = json.loads(block[1])

@@ -3,7 +3,7 @@
 AWS fills in documented defaults. Adoption compares a spec with Describe and must not take
 a default for a difference; the emulator's Describe reports them as AWS does (an emulator
 that echoed the request would let such a comparison pass here and fail in AWS). Each
-default names its source; the README's table ("What Describe reports that a request left
+default names its source; docs/emulator.md's table ("What Describe reports that a request left
 out") is checked against this list by a test.
 """
 

@@ -1,7 +1,7 @@
-"""The README's table of what the namespace policy checks, from the same walk of botocore's
-model the policy makes (policy/locations.py): every CreateTrainingJob member that names an
-AWS resource or costs money, the rule field that checks it, and what is left to IAM. A
-test compares the README with a fresh rendering; ``python -m
+"""docs/multi-tenancy.md's table of what the namespace policy checks, from the same walk of
+botocore's model the policy makes (policy/locations.py): every CreateTrainingJob member that
+names an AWS resource or costs money, the rule field that checks it, and what is left to
+IAM. A test compares that page with a fresh rendering; ``python -m
 sagemaker_operator.codegen.policy_table`` prints it.
 """
 

@@ -37,7 +37,7 @@ import kubernetes
 import urllib3
 from botocore.exceptions import ClientError
 
-from sagemaker_operator.api import GROUP
+from sagemaker_operator.api import ADOPT_ANNOTATION, ADOPT_FROM_CLUSTER_ANNOTATION
 from sagemaker_operator.aws.errors import classify
 from sagemaker_operator.controller.checks import Planned, RefusedError
 from sagemaker_operator.controller.ownership import owned_pair
@@ -53,8 +53,6 @@ from sagemaker_operator.controller.requests import (
 )
 from sagemaker_operator.controller.runtime import Runtime
 
-ADOPT_ANNOTATION = f"{GROUP}/adopt"
-FROM_CLUSTER_ANNOTATION = f"{GROUP}/adopt-from-cluster"
 UNTAGGED = "none"  # the annotation's value for a job without a cluster tag
 logger = logging.getLogger(__name__)
 
@@ -110,12 +108,12 @@ async def _held(runtime: Runtime, tags: Mapping[str, str], annotations: Mapping[
     cluster that exists, or one of another cluster (unless the annotation names it)."""
     cluster = tags.get(CLUSTER_TAG)
     if cluster != runtime.cluster_id:
-        if annotations.get(FROM_CLUSTER_ANNOTATION, "").strip() == (cluster or UNTAGGED):
+        if annotations.get(ADOPT_FROM_CLUSTER_ANNOTATION, "").strip() == (cluster or UNTAGGED):
             return
         raise RefusedError("AdoptConflict", (
             f"{job} belongs to a TrainingJob of another cluster that shares this account (or "
             "of an operator before cluster tags): taking it over would take it from that "
-            f"cluster. To do so on purpose, set the annotation {FROM_CLUSTER_ANNOTATION} to "
+            f"cluster. To do so on purpose, set the annotation {ADOPT_FROM_CLUSTER_ANNOTATION} to "
             f"that cluster's id (its operator's --cluster-id; {UNTAGGED!r} for a job "
             "tagged before cluster tags)"))  # fmt: skip
     if await _alive(runtime, tags.get(NAMESPACE_TAG, ""), tags.get(NAME_TAG, ""),

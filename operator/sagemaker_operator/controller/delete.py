@@ -11,7 +11,7 @@ import urllib3
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from sagemaker_operator.api import GROUP
+from sagemaker_operator.api import DELETION_POLICY_ANNOTATION
 from sagemaker_operator.api.trainingjob import Spec
 from sagemaker_operator.aws import accounts
 from sagemaker_operator.aws.accounts import Account
@@ -23,7 +23,6 @@ from sagemaker_operator.controller.requests import Owner, job_name
 from sagemaker_operator.controller.runtime import NoAccountError, ResourceRef, Runtime
 from sagemaker_operator.status.conditions import END_STATES
 
-DELETION_POLICY_ANNOTATION = f"{GROUP}/deletion-policy"
 STOP_CHECK_DELAY = 10.0  # seconds between checks while SageMaker stops the job
 
 

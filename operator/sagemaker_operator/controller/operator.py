@@ -131,7 +131,7 @@ def load_policy(settings: OperatorSettings, region: str) -> Policy:
     logging.getLogger(__name__).warning(
         "no namespace policy file: every namespace may use the roles and ARNs of the "
         "operator's own account. Fine for one team; for several, give each namespace a "
-        "rule and set `strict: true` (README, Security)")  # fmt: skip
+        "rule and set `strict: true` (docs/multi-tenancy.md)")  # fmt: skip
     if account is None:
         try:
             # Patient: an operator restarted during an AWS hiccup should not crash-loop.

@@ -279,7 +279,7 @@ class Runtime:
             logger.warning(
                 "policy rule %d (namespaces %s) serves namespaces %s and %s: their jobs may "
                 "use the same roles, buckets, keys and networks. For several teams, give each "
-                "namespace a rule of its own and set `strict: true` (README, Security)",
+                "namespace a rule of its own and set `strict: true` (docs/multi-tenancy.md)",
                 found[0], found[1].namespaces, *served,
             )  # fmt: skip
 

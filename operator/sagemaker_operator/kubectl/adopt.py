@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sagemaker_operator.api import GROUP, KIND, VERSION
+from sagemaker_operator.api import ADOPT_ANNOTATION, GROUP, KIND, VERSION
 from sagemaker_operator.api.trainingjob import Spec
-from sagemaker_operator.controller.adopt import ADOPT_ANNOTATION
 from sagemaker_operator.controller.requests import adopted_request
 
 

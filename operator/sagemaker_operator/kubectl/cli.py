@@ -1,5 +1,5 @@
-"""`kubectl sagemaker logs|describe NAME`, `kubectl sagemaker adopt JOB`: kubectl finds
-`kubectl-sagemaker` on PATH.
+"""`kubectl sagemaker logs|describe NAME`, `kubectl sagemaker adopt JOB`, `kubectl sagemaker
+convert -f FILE`: kubectl finds `kubectl-sagemaker` on PATH.
 
 The TrainingJob is read with the kubeconfig kubectl uses (KUBECONFIG, --kubeconfig,
 --context, its namespace); SageMaker and CloudWatch Logs with boto3's usual chain, in
@@ -25,7 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sagemaker_operator.api import GROUP, PLURAL, VERSION
 from sagemaker_operator.api.trainingjob import Spec, Status
-from sagemaker_operator.kubectl import adopt, describe
+from sagemaker_operator.kubectl import adopt, convert, describe
 from sagemaker_operator.kubectl.logs import LogReader
 from sagemaker_operator.status.conditions import END_STATES, status_from_sagemaker
 
@@ -71,19 +71,19 @@ def parser() -> argparse.ArgumentParser:
     taken.add_argument("--region", help="the job's region (default: boto3's)")
     taken.add_argument("--name", help="the TrainingJob's name (default: the job's, lowercased)")
     taken.add_argument("-o", "--output", choices=["yaml", "json"], default="yaml")
+    converted = commands.add_parser("convert", help=(
+        "print ACK sagemaker-controller TrainingJob manifests as this operator's"))  # fmt: skip
+    converted.add_argument("-f", "--filename", required=True,
+                           help="the ACK manifest file (- for standard input)")  # fmt: skip
+    converted.add_argument("-o", "--output", choices=["yaml", "json"], default="yaml")
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = parser().parse_args(argv)
     try:
-        if arguments.command == "adopt":
-            return _adopt(arguments)
-        resource, namespace = _resource(arguments)
-        if arguments.command == "logs":
-            return _logs(arguments, resource)
-        return _describe(arguments, resource, namespace)
-    except PluginError as error:
+        return _command(arguments)
+    except (PluginError, convert.ConversionError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except (ClientError, BotoCoreError) as error:
@@ -91,6 +91,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _command(arguments: argparse.Namespace) -> int:
+    if arguments.command == "adopt":
+        return _adopt(arguments)
+    if arguments.command == "convert":
+        return _convert(arguments)
+    resource, namespace = _resource(arguments)
+    if arguments.command == "logs":
+        return _logs(arguments, resource)
+    return _describe(arguments, resource, namespace)
 
 
 def _namespace(arguments: argparse.Namespace) -> str:
@@ -133,6 +144,29 @@ def _adopt(arguments: argparse.Namespace) -> int:
         print(json.dumps(document, indent=2))
     else:
         print(yaml.safe_dump(document, sort_keys=False), end="")
+    return 0
+
+
+def _convert(arguments: argparse.Namespace) -> int:
+    try:
+        if arguments.filename == "-":
+            documents = list(yaml.safe_load_all(sys.stdin))
+        else:
+            with open(arguments.filename, encoding="utf-8") as file:
+                documents = list(yaml.safe_load_all(file))
+    except (OSError, yaml.YAMLError) as error:
+        raise PluginError(f"{arguments.filename}: {error}") from error
+    results = convert.convert_all(documents)
+    for result in results:
+        for note in result.notes:
+            print(f"note: {note}", file=sys.stderr)
+    manifests = [result.manifest for result in results]
+    if arguments.output == "json":
+        single = len(manifests) == 1
+        listed = {"apiVersion": "v1", "kind": "List", "items": manifests}
+        print(json.dumps(manifests[0] if single else listed, indent=2))
+    else:
+        print(yaml.safe_dump_all(manifests, sort_keys=False), end="")
     return 0
 
 

@@ -93,6 +93,44 @@ def ensure_helm(version: str = HELM_VERSION) -> Path:
     return helm
 
 
+# The CNCF distribution registry (an OCI registry) for testing a release on loopback, and
+# GitHub's workflow linter for the release workflow: both built like helm.
+REGISTRY_VERSION = "v3.0.0"
+ACTIONLINT_VERSION = "v1.7.12"
+
+
+def ensure_registry(version: str = REGISTRY_VERSION) -> Path:
+    """The ``registry`` binary of github.com/distribution/distribution/v3, built once."""
+    binary = cache_root() / "registry" / version / "registry"
+    if not _is_executable(binary):
+        logger.info("building the distribution registry %s into %s", version, binary.parent)
+        build_go_command(find_go(), "github.com/distribution/distribution/v3", version,
+                         "cmd/registry", binary)  # fmt: skip
+    return binary
+
+
+def ensure_actionlint(version: str = ACTIONLINT_VERSION) -> Path:
+    """actionlint (github.com/rhysd/actionlint), built once."""
+    binary = cache_root() / "actionlint" / version / "actionlint"
+    if not _is_executable(binary):
+        logger.info("building actionlint %s into %s", version, binary.parent)
+        build_go_command(find_go(), "github.com/rhysd/actionlint", version, "cmd/actionlint",
+                         binary)  # fmt: skip
+    return binary
+
+
+KREW_VERSION = "v0.4.3"
+
+
+def ensure_krew(version: str = KREW_VERSION) -> Path:
+    """krew (sigs.k8s.io/krew), built once: the release's plugin manifest is installed with it."""
+    binary = cache_root() / "krew" / version / "kubectl-krew"
+    if not _is_executable(binary):
+        logger.info("building krew %s into %s", version, binary.parent)
+        build_go_command(find_go(), "sigs.k8s.io/krew", version, "cmd/krew", binary)
+    return binary
+
+
 KSTATUS_SOURCE = Path(__file__).resolve().parent / "kstatus"
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from sagemaker_operator import codegen
 from sagemaker_operator.demo import DemoError, run_demo
-from sagemaker_operator.testing import lock
+from sagemaker_operator.testing import lock, release
 from sagemaker_operator.testing.binaries import (
     BinariesError,
     ensure_binaries,
@@ -99,6 +99,20 @@ def add_commands(commands: Any) -> None:
     image.add_argument("--base", help="the PYTHON_IMAGE to build on (default: made with "
                        "mmdebstrap from Debian packages, once)")  # fmt: skip
     image.set_defaults(run=_image)
+
+    released = commands.add_parser("release", help=(
+        "build the image, the chart and the plugin's wheel of one version; push the image "
+        "and the chart to an OCI registry"))  # fmt: skip
+    released.add_argument("--version", default="", help="default: pyproject.toml's")
+    released.add_argument("--registry", required=True, help=(
+        "registry and path: ghcr.io/my-org, 127.0.0.1:5000/test"))  # fmt: skip
+    released.add_argument("--out", type=Path, default=Path("dist/release"),
+                          help="where the chart archive and the wheel go")  # fmt: skip
+    released.add_argument("--base", help="the image's PYTHON_IMAGE (default: made from Debian "
+                          "packages with mmdebstrap)")  # fmt: skip
+    released.add_argument("--plain-http", action="store_true",
+                          help="the registry speaks HTTP (one on loopback)")  # fmt: skip
+    released.set_defaults(run=_release)
 
     generate = commands.add_parser(
         "generate", help="regenerate the CRD and the pydantic models from botocore's model"
@@ -289,6 +303,20 @@ def _cluster_build(arguments: argparse.Namespace) -> int:
                   node.kube_proxy, node.crictl, node.pause]  # fmt: skip
     for path in paths:
         print(f"  {path}")
+    return 0
+
+
+def _release(arguments: argparse.Namespace) -> int:
+    version = arguments.version or release.versions()["pyproject.toml"]
+    try:
+        made = release.release(version, arguments.registry, arguments.out,
+                               plain_http=arguments.plain_http, base=arguments.base)  # fmt: skip
+    except (release.ReleaseError, ImageError, BinariesError) as error:
+        print(f"sagemaker-operator release: {error}", file=sys.stderr)
+        return 1
+    print(f"released {made.version}:\n  image  {made.image}\n  chart  {made.chart} "
+          f"--version {made.version}\n  wheel  {made.wheel}\n  krew   {made.krew_manifest} "
+          f"({made.krew_archive.name})")  # fmt: skip
     return 0
 
 

@@ -38,7 +38,8 @@ def resolve(root: Path) -> str:
         report = Path(scratch, "report.json")
         subprocess.run(
             [sys.executable, "-m", "pip", "install", "--quiet", "--dry-run", "--ignore-installed",
-             "--disable-pip-version-check", "--report", str(report), "-c", str(pins), str(root)],
+             "--disable-pip-version-check", "--report", str(report), "-c", str(pins),
+             f"{root}[controller]"],
             check=True,
         )  # fmt: skip
         installed = json.loads(report.read_text())["install"]

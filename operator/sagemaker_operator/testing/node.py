@@ -258,6 +258,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
   [{cri}.cni]
     bin_dir = "{_cni_bin_dir()}"
     conf_dir = "{root / "cni"}"
+  [{cri}.registry]
+    config_path = "{self.registries}"
   [{cri}.containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -299,6 +301,21 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
             },
             "serializeImagePulls": False,
         }
+
+    @property
+    def registries(self) -> Path:
+        """containerd's hosts.toml folder (one subfolder per registry host)."""
+        return self.state / "containerd" / "certs.d"
+
+    def trust_plain_http_registry(self, host: str) -> None:
+        """Let the node pull from ``host`` (``127.0.0.1:PORT``) over plain HTTP, as a
+        registry on loopback speaks; containerd reads this on every pull."""
+        folder = self.registries / host
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "hosts.toml").write_text(
+            f'server = "http://{host}"\n\n[host."http://{host}"]\n'
+            '  capabilities = ["pull", "resolve"]\n'
+        )
 
     def import_images(self, tags: list[str]) -> None:
         images.import_into_containerd(tags, "ctr", self.containerd_socket)

@@ -39,8 +39,8 @@ class Faults:
     most so many calls per second of an operation (a token bucket holding one second's
     worth), beyond which calls are throttled. ``refuse_connections_for`` is applied once.
 
-    AWS as it is documented or reported to behave, each off by default (README, "The
-    emulator's switches", cites the sources):
+    AWS as it is documented or reported to behave, each off by default (docs/emulator.md,
+    "The emulator's switches", cites the sources):
 
     - ``filter_after_paging``: ListTrainingJobs reads a page of ``MaxResults`` jobs (by
       the sort, CreationTime bounds applied first) and filters it after, so a filtered
