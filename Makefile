@@ -98,6 +98,7 @@ demo-node: venv node-deps node-binaries
 # The operator at 1, 100, 1000 and 2000 TrainingJobs (about 25 minutes): writes
 # bench/results/<date>.{json,md,png}. BENCH_ARGS passes options (--sizes 1 100, --window 600).
 bench: venv binaries
+	$(BIN)/python -m bench.status_writes --output bench/results/status-writes-$$(date +%F).json
 	$(BIN)/python -m bench.operator_scale $(BENCH_ARGS)
 
 bench-emulator: venv

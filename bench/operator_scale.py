@@ -51,7 +51,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from importlib import metadata, resources
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench import report
 from sagemaker_operator.api import GROUP, PLURAL, VERSION
+from sagemaker_operator.api import manifests as api_manifests
 from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
 from sagemaker_operator.testing.binaries import ETCD_VERSION, KUBERNETES_VERSION
 from sagemaker_operator.testing.controlplane import LocalControlPlane
@@ -661,7 +662,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         folder = arguments.logs or stack.enter_context(tempfile.TemporaryDirectory())
         Path(folder).mkdir(parents=True, exist_ok=True)
         cluster = plane.cluster
-        crd = resources.files("sagemaker_operator.api").joinpath("crd.yaml").read_text()
+        crd = api_manifests()
         cluster.kubectl("apply", "--server-side", "-f", "-", input=crd)
         # Polled: `kubectl wait` fails at once while the CRD has no conditions yet.
         wait_until(functools.partial(established, cluster), timeout=60, interval=0.2,

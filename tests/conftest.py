@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sagemaker_operator.aws import servicemodel
-from sagemaker_operator.codegen import CRD_FILE
+from sagemaker_operator.codegen import CRD_FILE, POLICY_FILE
 from sagemaker_operator.testing import Emulator, KubeCluster, wait_until
 from sagemaker_operator.testing.emulator.future import write_future_model
 from sagemaker_operator.testing.operator import OperatorProcess, operator_environment
@@ -21,9 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def trainingjob_crd(kube_cluster: KubeCluster) -> str:
-    """The generated TrainingJob CRD, installed the way the README says, and Established."""
-    path = ROOT / CRD_FILE
-    kube_cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(path))
+    """The generated TrainingJob CRD and its admission policy (what cannot change), installed
+    the way the docs say, and Established."""
+    for path in (ROOT / CRD_FILE, ROOT / POLICY_FILE):
+        kube_cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(path))
     name = "trainingjobs.sagemaker-operator.dev"
 
     def established() -> bool:

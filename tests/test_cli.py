@@ -48,13 +48,14 @@ def test_the_command_reports_its_version_and_lists_its_subcommands() -> None:
         assert command in usage.stdout
 
 
-def test_the_crd_command_prints_the_committed_crd() -> None:
+def test_the_crd_command_prints_the_committed_crd_and_its_policy() -> None:
     printed = subprocess.run(
         [sys.executable, "-m", "sagemaker_operator", "crd"],
         capture_output=True, text=True, timeout=60, check=True,
     ).stdout  # fmt: skip
-    committed = (ROOT / "crds" / "trainingjobs.sagemaker-operator.dev.yaml").read_text()
-    assert printed == committed
+    crd = (ROOT / "crds" / "trainingjobs.sagemaker-operator.dev.yaml").read_text()
+    policy = (ROOT / "crds" / "trainingjobs.sagemaker-operator.dev.immutable-spec.yaml").read_text()
+    assert printed == f"{crd}---\n{policy}"
 
 
 def test_every_operator_setting_is_also_a_flag_of_run() -> None:

@@ -9,12 +9,11 @@ import logging
 import sys
 import typing
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from sagemaker_operator import __version__
+from sagemaker_operator import __version__, api
 
 if TYPE_CHECKING:
     from sagemaker_operator.settings import OperatorSettings
@@ -58,7 +57,9 @@ def _parser() -> argparse.ArgumentParser:
         _settings_flags(operate, OperatorSettings)
         operate.set_defaults(run=_run_operator)
 
-    crd = commands.add_parser("crd", help="print the TrainingJob CRD (kubectl apply -f -)")
+    crd = commands.add_parser(
+        "crd", help=("print the TrainingJob CRD and its admission policy (kubectl apply -f -)")
+    )
     crd.set_defaults(run=_print_crd)
 
     if development is not None:  # not in the operator's image
@@ -113,5 +114,5 @@ def _run_operator(arguments: argparse.Namespace) -> int:
 
 
 def _print_crd(arguments: argparse.Namespace) -> int:
-    sys.stdout.write(resources.files("sagemaker_operator.api").joinpath("crd.yaml").read_text())
+    sys.stdout.write(api.manifests())
     return 0

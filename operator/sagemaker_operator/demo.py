@@ -18,12 +18,12 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from sagemaker_operator import api
 from sagemaker_operator.testing.binaries import ensure_helm
 from sagemaker_operator.testing.controlplane import KubeCluster, LocalControlPlane
 from sagemaker_operator.testing.emulator import (
@@ -86,7 +86,7 @@ def _as_a_process(say: Say) -> Iterator[Platform]:
         cluster = control_plane.cluster
         say(f"  ready in {time.monotonic() - started:.1f} s: {control_plane.server}, "
             f"emulator {emulator.endpoint_url}")  # fmt: skip
-        crd = resources.files("sagemaker_operator.api").joinpath("crd.yaml").read_text()
+        crd = api.manifests()
         cluster.kubectl("apply", "--server-side", "-f", "-", input=crd)
         # Polled, not `kubectl wait`: that fails when the CRD has no conditions yet (and so
         # does this jsonpath, a moment after the apply: not checked, polled again).

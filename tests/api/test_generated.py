@@ -96,3 +96,24 @@ def test_open_enums_are_instance_types_and_stay_open() -> None:
     open_pattern = re.compile(crd.INSTANCE_TYPE_PATTERN)
     assert all(open_pattern.fullmatch(value) for value in instance_types)
     assert open_pattern.fullmatch("ml.p9-next.96xlarge")  # launched after this CRD
+
+
+def test_what_cannot_change_is_a_policy_on_updates_that_status_writes_never_reach() -> None:
+    """The apiserver runs every CEL rule of a CRD on every status write; the immutability
+    checks (deep comparisons, 35 of them) halved what it takes (bench/status_writes.py).
+    They live in a ValidatingAdmissionPolicy matching UPDATE of trainingjobs, not of
+    trainingjobs/status."""
+    text = (ROOT / codegen.CRD_FILE).read_text()
+    assert "oldSelf" not in text  # no transition rule in the CRD
+    policy, binding = yaml.safe_load_all((ROOT / codegen.POLICY_FILE).read_text())
+    (matched,) = policy["spec"]["matchConstraints"]["resourceRules"]
+    assert matched["resources"] == ["trainingjobs"]  # the resource, not its status
+    assert matched["operations"] == ["UPDATE"]
+    assert policy["spec"]["failurePolicy"] == "Fail"
+    assert binding["spec"] == {"policyName": policy["metadata"]["name"],
+                               "validationActions": ["Deny"]}  # fmt: skip
+    messages = [check["message"] for check in policy["spec"]["validations"]]
+    assert any(message.startswith("spec.roleArn is immutable") for message in messages)
+    assert any(message.startswith("spec.resourceConfig.instanceCount is immutable")
+               for message in messages)  # fmt: skip
+    assert not any("keepAlivePeriodInSeconds is immutable" in message for message in messages)

@@ -314,9 +314,6 @@ def spec_schema(builder: SchemaBuilder) -> dict[str, Any]:
         "description": "The AWS region to run the job in (not an API member). "
         "Defaults to the operator's region.",
     }
-    rules = immutability_rules(schema, updatable(builder.model))
-    schema.setdefault("x-kubernetes-validations", []).extend(rules)
-    builder.stats.cel_rules += len(rules)
     return schema
 
 
@@ -335,20 +332,20 @@ def updatable_paths(fields: dict[str, frozenset[str] | None]) -> list[str]:
                   for name, subs in fields.items() for sub in (subs or [""]))  # fmt: skip
 
 
-def _unchanged(path: str) -> str:
-    """CEL: the field at ``path`` (below self/oldSelf) is as it was: present in both and
-    equal, or absent from both."""
+def _unchanged(path: str, new: str = "object.spec", old: str = "oldObject.spec") -> str:
+    """CEL: the field at ``path`` (below ``new`` and ``old``) is as it was: present in both
+    and equal, or absent from both."""
     parts = path.split(".")
     present = " && ".join(f"has(SELF.{'.'.join(parts[: i + 1])})" for i in range(len(parts)))
-    now, before = present.replace("SELF", "self"), present.replace("SELF", "oldSelf")
-    return f"({now}) == ({before}) && (!({now}) || self.{path} == oldSelf.{path})"
+    now, before = present.replace("SELF", new), present.replace("SELF", old)
+    return f"({now}) == ({before}) && (!({now}) || {new}.{path} == {old}.{path})"
 
 
-def immutability_rules(
-    spec: dict[str, Any], fields: dict[str, frozenset[str] | None]
-) -> list[dict[str, str]]:
-    """A transition rule per field that cannot change once the job exists."""
-    changeable = ", ".join(updatable_paths(fields))
+IMMUTABILITY_POLICY = f"{PLURAL}.{GROUP}-immutable-spec"
+
+
+def frozen_paths(spec: dict[str, Any], fields: dict[str, frozenset[str] | None]) -> list[str]:
+    """The spec fields (dotted) that cannot change once the job exists."""
     frozen: list[str] = []
     for name, schema in spec["properties"].items():
         if name not in fields:
@@ -356,12 +353,50 @@ def immutability_rules(
         elif fields[name] is not None:
             frozen += [f"{name}.{sub}" for sub in schema["properties"]
                        if sub not in (fields[name] or ())]  # fmt: skip
-    return [rule(
-        _unchanged(path),
-        f"spec.{path} is immutable: SageMaker cannot change it in a created training job; "
-        f"create a new TrainingJob instead (what can change: {changeable})",
-        f".{path}",
-    ) for path in frozen]  # fmt: skip
+    return frozen
+
+
+def immutability_policy(
+    spec: dict[str, Any], fields: dict[str, frozenset[str] | None], header: dict[str, str]
+) -> list[dict[str, Any]]:
+    """A ValidatingAdmissionPolicy (and its binding) with a check per field that cannot
+    change once the job exists, on updates of the TrainingJob itself.
+
+    Not CEL rules in the CRD: the apiserver evaluates every rule of a CRD on every update,
+    status writes included (apiextensions-apiserver's status strategy runs the whole
+    object's CEL validator; ratcheting turns a failure on an unchanged field into a
+    warning, it does not skip the rule), and these comparisons halved the status writes it
+    takes (bench/status_writes.py). A policy matching the resource's UPDATE never sees its
+    status subresource, which the operator writes.
+    """
+    changeable = ", ".join(updatable_paths(fields))
+    validations = [{
+        "expression": _unchanged(path),
+        "message": f"spec.{path} is immutable: SageMaker cannot change it in a created "
+                   f"training job; create a new TrainingJob instead (what can change: "
+                   f"{changeable})",
+        "reason": "Invalid",
+    } for path in frozen_paths(spec, fields)]  # fmt: skip
+    policy = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": IMMUTABILITY_POLICY, "annotations": header},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [{
+                "apiGroups": [GROUP], "apiVersions": ["*"], "operations": ["UPDATE"],
+                "resources": [PLURAL],  # not trainingjobs/status: the operator's writes
+            }]},
+            "validations": validations,
+        },
+    }  # fmt: skip
+    binding = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": IMMUTABILITY_POLICY, "annotations": header},
+        "spec": {"policyName": IMMUTABILITY_POLICY, "validationActions": ["Deny"]},
+    }
+    return [policy, binding]
 
 
 # DescribeTrainingJob members the status carries, in the order kubectl shows them.
