@@ -107,3 +107,12 @@ def _models() -> list[type[ApiModel]]:
 def test_ignoring_case_names_one_member_in_every_structure(model: type[ApiModel]) -> None:
     names = [(field.alias or name).lower() for name, field in model.model_fields.items()]
     assert len(names) == len(set(names)), typing.cast(Any, model).__name__
+
+
+def test_a_manifest_without_a_name_is_refused_and_generate_name_is_kept() -> None:
+    document = ack("xgboost.yaml")[0]
+    del document["metadata"]["name"]
+    with pytest.raises(ConversionError, match=r"metadata\.name is missing"):
+        convert(document)
+    document["metadata"]["generateName"] = "nightly-"
+    assert convert(document).manifest["metadata"]["generateName"] == "nightly-"

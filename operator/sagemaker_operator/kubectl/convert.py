@@ -62,8 +62,10 @@ def convert(document: Mapping[str, Any], *, where: str = "the manifest") -> Conv
             f"only ACK's TrainingJob ({ACK_GROUP}/…, kind {KIND}) is converted"
         )
     metadata = document.get("metadata") or {}
-    name = metadata.get("name") or "(unnamed)"
-    where = f"{where} (TrainingJob {name})"
+    named = {key: str(metadata[key]) for key in ("name", "generateName") if metadata.get(key)}
+    if not named:
+        raise ConversionError(f"{where}: metadata.name is missing")
+    where = f"{where} (TrainingJob {next(iter(named.values()))})"
     notes: list[str] = []
     spec = _renamed(document.get("spec") or {}, Spec, "spec", where)
     kept, region, left_out = _annotations(metadata.get("annotations") or {}, where)
@@ -86,7 +88,7 @@ def convert(document: Mapping[str, Any], *, where: str = "the manifest") -> Conv
         )
     if document.get("status"):
         notes.append(f"{where}: ACK's status left out (the operator writes its own)")
-    out_metadata: dict[str, Any] = {"name": name}
+    out_metadata: dict[str, Any] = dict(named)
     for key in ("namespace", "labels"):
         if metadata.get(key):
             out_metadata[key] = dict(metadata[key]) if key == "labels" else metadata[key]
