@@ -17,6 +17,10 @@ Scenarios
   finished (must be none).
 - burst: 100 jobs applied at once to an operator at its default settings (no limit raised)
   → every ARN; target p99 ≤ 4 s.
+- deletion: 100 running jobs at the operator's default settings, the emulator's fast
+  profile (stopping takes 0.5 s); every resource deleted at once → every resource gone
+  (target ≤ 15 s; ACK's sagemaker-controller took 35.7 s), SageMaker calls counted
+  (target: one StopTrainingJob per job, no ListTags).
 - storm: the emulator allows 5 CreateTrainingJob/s; 200, then 1000 jobs applied at once to
   an operator at its default settings → all created, calls counted (target ≤ 1.2 per job:
   botocore's adaptive retry mode must learn the quota, not hammer it).
@@ -73,7 +77,7 @@ SPEC = {
 }
 FAST = {"Starting": 0.5, "Downloading": 0.5, "Uploading": 0.5, "Stopping": 0.5}
 CLIENT_THREADS = 16
-SCENARIOS = ["single", "burst", "in_flight", "lifecycle", "events", "storm", "history"]
+SCENARIOS = ["single", "burst", "deletion", "in_flight", "lifecycle", "events", "storm", "history"]
 SINGLE_PACE = 0.6  # seconds between single applies
 IDLE_WINDOW = 180.0  # seconds the event mode's idle calls are counted over
 
@@ -376,6 +380,56 @@ class Bench:
                 ),
                 "create_calls": control.calls("CreateTrainingJob"),
             }
+
+    def deletion(self, size: int) -> dict[str, Any]:
+        """``size`` running jobs, each resource deleted at once, the operator at its defaults."""
+        namespace = self.namespace("deletion")
+        names = [f"job-{index:05d}" for index in range(size)]
+        with (
+            Emulator(profile="fast", phases={**FAST, "Training": 3600}) as emulator,
+            running_operator(self.cluster, emulator, namespace, self.folder),
+        ):
+            control = EmulatorControl(emulator.endpoint_url)
+            observer = Observer(self.api, namespace).start()
+            create_all(self.api, namespace, names)
+            wait_until(lambda: list(observer.status.values()).count("InProgress") == size,
+                       timeout=300, interval=0.2,
+                       description=f"{size} jobs InProgress")  # fmt: skip
+            observer.stop()
+            before = control.stats()["calls"]
+            started = time.monotonic()
+            with concurrent.futures.ThreadPoolExecutor(CLIENT_THREADS) as pool:
+                delete = functools.partial(
+                    self.api.delete_namespaced_custom_object,
+                    GROUP,
+                    VERSION,
+                    namespace,
+                    PLURAL,
+                    _request_timeout=30,
+                )
+                list(pool.map(delete, names))
+            deleted = time.monotonic() - started
+
+            def remaining() -> int:
+                listed = self.api.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL,
+                                                                _request_timeout=30)  # fmt: skip
+                return len(listed["items"])
+
+            try:
+                wait_until(lambda: remaining() == 0, timeout=300, interval=0.1,
+                           description="every resource gone")  # fmt: skip
+            except TimeoutError as error:
+                raise BenchError({"error": str(error), "left": remaining()}) from error
+            gone = time.monotonic() - started
+            after = control.stats()["calls"]
+        calls = {operation: after.get(operation, 0) - before.get(operation, 0)
+                 for operation in sorted(after)}  # fmt: skip
+        return {
+            "jobs": size,
+            "all_gone_seconds": gone,
+            "deletes_sent_seconds": deleted,
+            "calls": {operation: count for operation, count in calls.items() if count},
+        }
 
     def in_flight(self, size: int, create_rate: str) -> dict[str, Any]:
         namespace = self.namespace(f"inflight-{size}")
@@ -707,6 +761,9 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         if "burst" in arguments.scenarios:
             step("burst: 100 jobs applied at once, default settings")
             results["burst"] = attempt(lambda: bench.burst(100))
+        if "deletion" in arguments.scenarios:
+            step("deletion: 100 running jobs deleted at once, default settings")
+            results["deletion"] = attempt(lambda: bench.deletion(100))
         if "storm" in arguments.scenarios:
             results["storm"] = []
             for jobs in arguments.storm:

@@ -54,8 +54,18 @@ class OperatorSettings(BaseSettings):
         "botocore's adaptive retry mode sends at the rate it allows",
     )  # fmt: skip
     describe_rate: float = Field(default=5.0, gt=0, description="DescribeTrainingJob calls/s")
+    end_describe_rate: float = Field(
+        default=20.0, gt=0,
+        description="DescribeTrainingJob calls/s for jobs a list shows ended (failure reason, "
+        "artifacts, billable time), apart from the other describes: a ceiling, with "
+        "botocore's adaptive retry mode behind it",
+    )  # fmt: skip
     list_rate: float = Field(default=2.0, gt=0, description="ListTrainingJobs calls/s")
-    stop_rate: float = Field(default=2.0, gt=0, description="StopTrainingJob calls/s")
+    stop_rate: float = Field(
+        default=50.0, gt=0,
+        description="StopTrainingJob calls/s at most: a ceiling; once SageMaker throttles, "
+        "botocore's adaptive retry mode sends at the rate it allows",
+    )  # fmt: skip
     retry_delay: float = Field(
         default=15.0, gt=0,
         description="seconds before the first retry of a call botocore gave up on; doubles "

@@ -60,14 +60,19 @@ class Page:
 @dataclass(frozen=True)
 class RateLimits:
     """Calls per second per region, for each operation, at most. Defaults stay well under
-    AWS's quotas, but for creates: their ceiling only guards against a runaway, and
-    botocore's adaptive retry mode (a client of their own) learns SageMaker's quota from
-    its throttling answers."""
+    AWS's quotas, but for creates, stops and the describes of ended jobs: their ceilings
+    only guard against a runaway, and botocore's adaptive retry mode learns SageMaker's
+    quota from its throttling answers (what a user asked for, or an ending, does not wait
+    behind a conservative limit)."""
 
     create: float = 50.0
     describe: float = 5.0
     list: float = 2.0
-    stop: float = 2.0
+    stop: float = 50.0
+    # DescribeTrainingJob of a job a list shows ended (its failure reason, artifacts,
+    # billable time): a limiter of its own, so endings never queue behind resyncs and
+    # follow-ups, and the status of an ended job is not later than any other change's.
+    end_describe: float = 20.0
     tags: float = 5.0  # ListTags and AddTags
     update: float = 2.0  # UpdateTrainingJob: one call per accepted spec change
     # The list limit holds on average over this many seconds (the poll interval): a tick's
@@ -159,11 +164,15 @@ class SageMakerGateway:
         return str(answer["TrainingJobArn"])
 
     async def describe_training_job(
-        self, region: str, name: str, *, account: Account, polling: bool = False
-    ) -> dict[str, Any]:
+        self, region: str, name: str, *, account: Account, polling: bool = False,
+        ended: bool = False,
+    ) -> dict[str, Any]:  # fmt: skip
+        """``polling``: a tracker's read (the next tick is its retry); ``ended``: a job a list
+        shows ended, under the end_describe ceiling and adaptive retries."""
         answer = await self._call(account, region, "describe",
                                   lambda client: client.describe_training_job(TrainingJobName=name),
-                                  purpose="poll" if polling else "act")  # fmt: skip
+                                  purpose="poll" if polling and not ended else "act",
+                                  limit="end_describe" if ended else None)  # fmt: skip
         return dict(answer)
 
     async def stop_training_job(self, region: str, name: str, *, account: Account) -> None:
@@ -239,10 +248,11 @@ class SageMakerGateway:
 
     async def _call(
         self, account: Account, region: str, operation: str,
-        call: Callable[[SageMakerClient], T], purpose: str = "act",
+        call: Callable[[SageMakerClient], T], purpose: str = "act", *, limit: str | None = None,
     ) -> T:  # fmt: skip
+        """``limit``: the rate limit it counts against (default: the operation's)."""
         waiting = time.monotonic()
-        async with self._limiter(account, region, operation):
+        async with self._limiter(account, region, limit or operation):
             started = time.monotonic()
             metrics.RATE_LIMITER_WAIT.labels(operation).observe(started - waiting)
             loop = asyncio.get_running_loop()

@@ -124,7 +124,8 @@ def inflight(
     tracked = tracked_from(namespace or "", name, uid, meta.get("generation", 1), status,
                            created=meta.get("creationTimestamp"),
                            adopted=adopting(meta.get("annotations", {})),
-                           follow_for=memo.runtime.settings.follow_for)  # fmt: skip
+                           follow_for=memo.runtime.settings.follow_for,
+                           deleting=bool(meta.get("deletionTimestamp")))  # fmt: skip
     return {} if tracked is None else {tracked.region: tracked}
 
 

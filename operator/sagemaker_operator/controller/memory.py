@@ -9,6 +9,8 @@ restarted operator learns it again from its first list or describe of each job.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +31,8 @@ class JobMemory:
     follow_until: dict[str, float] = field(default_factory=dict)
     # The state (status.announcements.state_key) AWS last answered for each job.
     said: dict[str, str] = field(default_factory=dict)
+    # Who waits for a job's end (a delete handler after its stop), by job key.
+    _ending: dict[str, asyncio.Event] = field(default_factory=dict)
 
     def learn(self, key: str, answer: Mapping[str, Any], uid: str) -> None:
         """Remember what an answer of AWS (a summary, a describe) says of the job, written
@@ -38,10 +42,23 @@ class JobMemory:
             self.created[key] = stamp
         if answer.get("TrainingJobStatus") in END_STATES:
             self.ended[key] = uid
+            waiting = self._ending.pop(key, None)
+            if waiting is not None:
+                waiting.set()
         said = state_key({"trainingJobStatus": answer.get("TrainingJobStatus"),
                           "secondaryStatus": answer.get("SecondaryStatus")})  # fmt: skip
         if said is not None:
             self.said[key] = said
+
+    async def ended_within(self, key: str, uid: str, timeout: float) -> bool:
+        """Whether AWS answers the job ended (for this resource) within ``timeout`` seconds:
+        the tracker's lists and events tell it, no call is made here."""
+        if self.ended.get(key) == uid:
+            return True
+        waiting = self._ending.setdefault(key, asyncio.Event())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(waiting.wait(), timeout)
+        return self.ended.get(key) == uid
 
     def forget(self, keep: Callable[[str], bool]) -> None:
         """Drop the bounds of the jobs ``keep`` refuses (they left the index). That AWS
@@ -60,3 +77,4 @@ class JobMemory:
         self.follow_until.pop(key, None)
         self.ended.pop(key, None)
         self.said.pop(key, None)
+        self._ending.pop(key, None)

@@ -67,6 +67,7 @@ def run(settings: OperatorSettings) -> None:
         endpoint_url=settings.endpoint_url,
         limits=RateLimits(create=settings.create_rate, describe=settings.describe_rate,
                           list=settings.list_rate, stop=settings.stop_rate,
+                          end_describe=settings.end_describe_rate,
                           list_period=settings.poll_interval),
     )  # fmt: skip
     region = settings.region or gateway.default_region()

@@ -81,6 +81,10 @@ class Runtime:
     # (resource UID, job ARN) pairs known to be the resource's own job: created or adopted
     # by this process, or whose UID tag was read (controller/ownership.py).
     owned: set[tuple[str, str]] = field(default_factory=set)
+    # (resource UID, job ARN) pairs whose StopTrainingJob this process sent.
+    stops_sent: set[tuple[str, str]] = field(default_factory=set)
+    # Asks the tracker to list soon (a stop was sent: its end is read from the list).
+    tick_soon: Callable[[], None] = lambda: None
     # What this process read from AWS about each job (the tracker learns it): what bounds
     # lists and follow-ups, and which jobs AWS answered ended.
     memory: JobMemory = field(default_factory=JobMemory)
@@ -100,6 +104,7 @@ class Runtime:
         """Drop what is kept about a resource that is gone (and its job, ``arn``)."""
         self.last_error.pop(uid, None)
         self.owned = {pair for pair in self.owned if pair[0] != uid}
+        self.stops_sent = {pair for pair in self.stops_sent if pair[0] != uid}
         if isinstance(arn, str):
             self.memory.release(arn.lower(), uid)
 

@@ -68,6 +68,9 @@ class Tracked:
     adopted: bool = False
     # The namespace's account (the tracker sets it from the policy each tick).
     account: Account = OWN
+    # The resource is being deleted (its delete handler stops the job): its end needs no
+    # describe, only to be known.
+    deleting: bool = False
 
     @property
     def region(self) -> str:
@@ -155,6 +158,7 @@ def _ended_for(status: Mapping[str, Any]) -> float:
 def tracked_from(
     namespace: str, name: str, uid: str, generation: int, status: Mapping[str, Any],
     *, created: str | None = None, adopted: bool = False, follow_for: float = 7200.0,
+    deleting: bool = False,
 ) -> Tracked | None:  # fmt: skip
     """The index entry for a resource, or None when there is nothing to track: no job (or
     a status whose ARN is no training job's), a job found to be someone else's, or an
@@ -173,4 +177,4 @@ def tracked_from(
             return None
     return Tracked(ResourceRef(namespace, name, uid), job,
                    int(status.get("observedGeneration") or generation), dict(status),
-                   created, adopted)  # fmt: skip
+                   created, adopted, deleting=deleting)  # fmt: skip

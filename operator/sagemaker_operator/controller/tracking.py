@@ -89,6 +89,10 @@ logger = logging.getLogger(__name__)
 OVERLAP = datetime.timedelta(seconds=1)
 IDLE_CHECK = 1.0  # seconds between looks at an empty index
 MIN_GAP = 1.0  # seconds between the end of a tick and the start of the next, at least
+# Seconds after a stop is sent that the next tick comes at the latest: the job's end is
+# read from that list (SageMaker stops a job in seconds to minutes: its container gets
+# SIGTERM, then SIGKILL 120 s later, per the StopTrainingJob API reference).
+HURRY = 2.0
 # Liveness fails when no tick has finished for this many poll intervals (and at least
 # STALL_MINIMUM seconds): every call a tick makes has a deadline, so a tick that takes
 # longer is stuck, and only a restart helps.
@@ -184,6 +188,15 @@ class Tracker:
         self._owed: dict[str, tuple[float, float]] = {}
         # Each scope's tick in progress (scopes tick side by side, each at most once).
         self._running: dict[Scope, asyncio.Task[None]] = {}
+        # When the next tick is wanted sooner than its interval (loop time), or None.
+        self._soon: float | None = None
+        runtime.tick_soon = self.hurry
+
+    def hurry(self) -> None:
+        """Tick within HURRY seconds (a stop was sent): one list for every job stopped
+        meanwhile, not a describe each."""
+        soon = asyncio.get_running_loop().time() + HURRY
+        self._soon = soon if self._soon is None else min(self._soon, soon)
 
     def stalled(self, now: float | None = None) -> str | None:
         """Why the tracker looks stuck, or None while it finishes its ticks."""
@@ -239,7 +252,7 @@ class Tracker:
 
         async def confirm() -> None:
             try:
-                answer = await self._described(tracked, "event")
+                answer = await self._described(tracked, "event", ended=True)
                 if isinstance(answer, AwsError):
                     logger.warning("confirming the end of %s failed: %s", tracked.job.arn, answer)
                     done.set_result(False)
@@ -278,6 +291,7 @@ class Tracker:
             try:
                 standing_by = await self.runtime.standing_by()
                 if not standing_by:
+                    self._soon = None  # a hurry from now on asks for the next one
                     await self.tick(inflight)
             except Exception:  # a bug or an outage must not end tracking for good
                 logger.exception("tracking tick failed; trying again next tick")
@@ -297,8 +311,10 @@ class Tracker:
         loop = asyncio.get_running_loop()
         idle = not any(self._known.values())
         ended = loop.time()
-        # The interval is read every second: events that stop coming shorten it at once.
-        while (remaining := max(started + self.interval(), ended + MIN_GAP) - loop.time()) > 0:
+        # The interval is read every second: events that stop coming shorten it at once,
+        # and so does a hurry.
+        while (remaining := max(min(started + self.interval(), self._soon or float("inf")),
+                                ended + MIN_GAP) - loop.time()) > 0:  # fmt: skip
             await asyncio.sleep(min(remaining, IDLE_CHECK))
             if idle and self._untracked(inflight):
                 return
@@ -619,14 +635,17 @@ class Tracker:
 
         await each(due, follow)
 
-    async def _described(self, tracked: Tracked, purpose: str) -> Mapping[str, Any] | AwsError:
+    async def _described(
+        self, tracked: Tracked, purpose: str, *, ended: bool = False
+    ) -> Mapping[str, Any] | AwsError:
         """The job's DescribeTrainingJob answer (a tracker's poll: ``purpose`` counts it in
-        the metrics), or why AWS refused it."""
+        the metrics; ``ended``: an end to confirm, ahead of other describes), or why AWS
+        refused it."""
         metrics.TRACKER_DESCRIBES.labels(purpose).inc()
         try:
             return await self.runtime.gateway.describe_training_job(
                 tracked.region, tracked.job_name, account=tracked.account,
-                polling=True)  # fmt: skip
+                polling=True, ended=ended)  # fmt: skip
         except (ClientError, BotoCoreError) as error:
             return classify(error)
 
@@ -647,11 +666,22 @@ class Tracker:
         _same_job(tracked, summary)
         answer: Mapping[str, Any] = summary
         problem: AwsError | None = None
-        if summary.get("TrainingJobStatus") in END_STATES and not described:
+        # An ended job is described for what a summary lacks (failure reason, artifacts,
+        # billable time), ahead of other describes; not when its resource is being deleted
+        # (its delete handler waits for the end, and the details are gone with it).
+        if (
+            summary.get("TrainingJobStatus") in END_STATES
+            and not described
+            and (not tracked.deleting)
+        ):
             metrics.TRACKER_DESCRIBES.labels("ended").inc()
             try:
                 answer = await self.runtime.gateway.describe_training_job(
-                    tracked.region, tracked.job_name, account=tracked.account, polling=True
+                    tracked.region,
+                    tracked.job_name,
+                    account=tracked.account,
+                    polling=True,
+                    ended=True,
                 )
                 _same_job(tracked, answer)
             except (ClientError, BotoCoreError) as error:

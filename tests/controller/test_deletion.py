@@ -1,0 +1,73 @@
+"""Deleting many running jobs at once, at the operator's default settings.
+
+A job this process created is its own without asking AWS (its UID tag was written by the
+create): deleting its resource sends one StopTrainingJob and nothing else, and the end of
+the job is read from the tracker's next list (hurried by the stop), not from a describe
+per job. Only what the default rate limits and the emulator's stopping time allow is
+waited for; the figures at 100 jobs are ``make bench``'s (bench/operator_scale.py).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import yaml
+
+from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
+from sagemaker_operator.testing.operator import OperatorProcess
+from tests.controller.test_lifecycle import EXAMPLES
+
+pytestmark = pytest.mark.cluster
+
+JOBS = 20
+
+
+@pytest.fixture
+def operator_settings() -> dict[str, str]:
+    return {}  # the defaults: 10 s poll interval, 5 describes/s, the stop ceiling
+
+
+def statuses(cluster: KubeCluster, namespace: str) -> dict[str, str]:
+    listed = json.loads(cluster.kubectl("get", "trainingjobs", "-n", namespace, "-o",
+                                        "json").stdout)  # fmt: skip
+    return {item["metadata"]["name"]: item.get("status", {}).get("trainingJobStatus", "")
+            for item in listed["items"]}  # fmt: skip
+
+
+def manifests(count: int) -> str:
+    template: dict[str, Any] = yaml.safe_load((EXAMPLES / "minimal.yaml").read_text())
+    items = []
+    for index in range(count):
+        document = json.loads(json.dumps(template))
+        document["metadata"]["name"] = f"job-{index}"
+        items.append(document)
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+
+
+def test_deleting_running_jobs_it_created_sends_one_stop_each_and_nothing_else(
+    kube_cluster: KubeCluster, namespace: str, emulator: Emulator,
+    operator_process: OperatorProcess,
+) -> None:  # fmt: skip
+    control = EmulatorControl(emulator.endpoint_url)
+    control.set_profile("fast", {"Starting": 0.1, "Downloading": 0.1, "Training": 600})
+    kube_cluster.kubectl("apply", "-n", namespace, "-f", "-", input=manifests(JOBS))
+    wait_until(lambda: set(statuses(kube_cluster, namespace).values()) == {"InProgress"},
+               timeout=60, description=f"{JOBS} jobs InProgress\n"
+               f"{operator_process.output()}")  # fmt: skip
+    before = control.stats()["calls"]
+
+    kube_cluster.kubectl("delete", "trainingjobs", "--all", "-n", namespace, "--wait=false")
+    wait_until(lambda: not statuses(kube_cluster, namespace), timeout=60,
+               description=f"every resource gone\n{operator_process.output()}")  # fmt: skip
+
+    after = control.stats()["calls"]
+    made = {operation: after.get(operation, 0) - before.get(operation, 0) for operation in after}
+    assert made.get("StopTrainingJob") == JOBS, made
+    assert made.get("ListTags", 0) == 0, made
+    assert made.get("DescribeTrainingJob", 0) == 0, made
+    sagemaker = emulator.sagemaker_client()
+    ended = {job["TrainingJobStatus"] for job in
+             sagemaker.list_training_jobs(MaxResults=100)["TrainingJobSummaries"]}  # fmt: skip
+    assert ended == {"Stopped"}
