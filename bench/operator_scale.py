@@ -21,6 +21,9 @@ Scenarios
   profile (stopping takes 0.5 s); every resource deleted at once → every resource gone
   (target ≤ 15 s; ACK's sagemaker-controller took 35.7 s), SageMaker calls counted
   (target: one StopTrainingJob per job, no ListTags).
+- endings: 100 jobs applied one after the other over 30 s, each taking 285 s, at the
+  operator's default settings → the status lag of their endings (target: no worse than
+  that of their other changes), calls, CPU and memory while they run.
 - storm: the emulator allows 5 CreateTrainingJob/s; 200, then 1000 jobs applied at once to
   an operator at its default settings → all created, calls counted (target ≤ 1.2 per job:
   botocore's adaptive retry mode must learn the quota, not hammer it).
@@ -77,7 +80,8 @@ SPEC = {
 }
 FAST = {"Starting": 0.5, "Downloading": 0.5, "Uploading": 0.5, "Stopping": 0.5}
 CLIENT_THREADS = 16
-SCENARIOS = ["single", "burst", "deletion", "in_flight", "lifecycle", "events", "storm", "history"]
+SCENARIOS = ["single", "burst", "deletion", "endings", "in_flight", "lifecycle", "events",
+             "storm", "history"]  # fmt: skip
 SINGLE_PACE = 0.6  # seconds between single applies
 IDLE_WINDOW = 180.0  # seconds the event mode's idle calls are counted over
 
@@ -124,6 +128,10 @@ class Observer:
     arn_at: dict[str, float] = field(default_factory=dict)
     secondary: dict[str, str] = field(default_factory=dict)
     lags: list[float] = field(default_factory=list)
+    # The same lags, of the changes to an end state (Completed, Failed, Stopped) and of the
+    # others.
+    end_lags: list[float] = field(default_factory=list)
+    other_lags: list[float] = field(default_factory=list)
     changes: int = 0
     status: dict[str, str] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -177,7 +185,10 @@ class Observer:
                 modified = status.get("lastModifiedTime")
                 if modified:
                     stamp = datetime.datetime.fromisoformat(modified.replace("Z", "+00:00"))
-                    self.lags.append(now - stamp.timestamp())
+                    lag = now - stamp.timestamp()
+                    self.lags.append(lag)
+                    ending = job_status in {"Completed", "Failed", "Stopped"}
+                    (self.end_lags if ending else self.other_lags).append(lag)
             self.secondary[name] = secondary
 
 
@@ -504,6 +515,47 @@ class Bench:
             "creates_after_restart": creates_after_restart,
         }
 
+    def endings(self, size: int, duration: float, spread: float) -> dict[str, Any]:
+        """``size`` jobs applied one after the other over ``spread`` seconds, each taking
+        ``duration`` seconds, the operator at its default settings: the status lag of
+        their endings beside that of their other changes, and the calls of a 5-minute
+        window while they run."""
+        namespace = self.namespace("endings")
+        phases = {"Starting": 0.2 * duration, "Downloading": 0.1 * duration,
+                  "Training": 0.6 * duration, "Uploading": 0.1 * duration}  # fmt: skip
+        with (
+            Emulator(profile="fast", phases=phases) as emulator,
+            running_operator(self.cluster, emulator, namespace, self.folder) as operator,
+        ):
+            control = EmulatorControl(emulator.endpoint_url)
+            observer = Observer(self.api, namespace).start()
+            started = time.monotonic()
+            for index in range(size):
+                create_all(self.api, namespace, [f"job-{index:05d}"])
+                pause = started + (index + 1) * spread / size - time.monotonic()
+                time.sleep(max(0.0, pause))  # the next apply's moment
+            window_start = control.stats()["calls"]
+            assert operator.process is not None
+            cpu_before = cpu_seconds(operator.process.pid)
+            wait_until(lambda: list(observer.status.values()).count("Completed") == size,
+                       timeout=duration + spread + 120, interval=0.5,
+                       description="every job Completed")  # fmt: skip
+            window_end = control.stats()["calls"]
+            cpu = cpu_seconds(operator.process.pid) - cpu_before
+            memory = memory_mb(operator.process.pid)
+            observer.stop()
+        calls = {operation: window_end.get(operation, 0) - window_start.get(operation, 0)
+                 for operation in sorted(window_end)}  # fmt: skip
+        return {
+            "jobs": size,
+            "duration_seconds": [duration, duration + spread],
+            "end_lag_seconds": summary(observer.end_lags),
+            "other_lag_seconds": summary(observer.other_lags),
+            "calls_while_running": calls,
+            "cpu_seconds_while_running": cpu,
+            "memory": memory,
+        }
+
     def lifecycle(self, size: int, window: float, create_rate: str) -> dict[str, Any]:
         namespace = self.namespace(f"lifecycle-{size}")
         phases = lifecycle_phases(window)
@@ -758,12 +810,14 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
                             size, arguments.window, arguments.create_rate, drop
                         )
                     )
-        if "burst" in arguments.scenarios:
-            step("burst: 100 jobs applied at once, default settings")
-            results["burst"] = attempt(lambda: bench.burst(100))
-        if "deletion" in arguments.scenarios:
-            step("deletion: 100 running jobs deleted at once, default settings")
-            results["deletion"] = attempt(lambda: bench.deletion(100))
+        for name, title, scenario in (
+            ("burst", "100 jobs applied at once", lambda: bench.burst(100)),
+            ("deletion", "100 running jobs deleted at once", lambda: bench.deletion(100)),
+            ("endings", "100 jobs of 285-315 s", lambda: bench.endings(100, 285.0, 30.0)),
+        ):
+            if name in arguments.scenarios:
+                step(f"{name}: {title}, default settings")
+                results[name] = attempt(scenario)
         if "storm" in arguments.scenarios:
             results["storm"] = []
             for jobs in arguments.storm:

@@ -131,6 +131,39 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
     ]
 
 
+def _deletion_line(results: dict[str, Any]) -> list[str]:
+    deletion = results.get("deletion")
+    if deletion is None:
+        return []
+    if "error" in deletion:
+        return [f"- deletion: failed ({deletion['error']})"]
+    return [
+        f"- deletion, {deletion['jobs']} running jobs deleted at once, the operator's default "
+        f"settings: every resource gone in {deletion['all_gone_seconds']:.1f} s (target ≤ "
+        f"15 s; ACK 35.7 s), SageMaker calls {deletion['calls']} (target: one "
+        "StopTrainingJob per job, no ListTags)"
+    ]
+
+
+def _endings_line(results: dict[str, Any]) -> list[str]:
+    endings = results.get("endings")
+    if endings is None:
+        return []
+    if "error" in endings:
+        return [f"- endings: failed ({endings['error']})"]
+    end, other = endings["end_lag_seconds"], endings["other_lag_seconds"]
+    low, high = endings["duration_seconds"]
+    return [
+        f"- endings, {endings['jobs']} jobs of {low:.0f}-{high:.0f} s, the operator's default "
+        f"settings: status lag p50 / p99 of endings {fmt(end['p50'], ' s')} / "
+        f"{fmt(end['p99'], ' s')} ({end['count']}), of the other changes "
+        f"{fmt(other['p50'], ' s')} / {fmt(other['p99'], ' s')} ({other['count']}) (target: "
+        f"endings no worse); calls while they ran {endings['calls_while_running']}; CPU "
+        f"{endings['cpu_seconds_while_running']:.1f} s; RSS "
+        f"{endings['memory']['rss_mb']:.0f} MB"
+    ]
+
+
 def markdown(results: dict[str, Any], before: dict[str, Any] | None) -> str:
     sizes = list(results["sizes"])
     machine = results["machine"]
@@ -161,7 +194,7 @@ def markdown(results: dict[str, Any], before: dict[str, Any] | None) -> str:
         if "error" not in burst
         else f"- burst: failed ({burst['error']})"
     )
-    event_lines = []
+    event_lines = [*_deletion_line(results), *_endings_line(results)]
     for key, run in results.get("events", {}).items():
         if "error" in run:
             event_lines.append(f"- event mode, {key}: failed ({run['error']})")

@@ -5,6 +5,7 @@ platform is installed (not in the image) the development commands of
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import typing
@@ -21,16 +22,26 @@ if TYPE_CHECKING:
 # Installed without the [controller] extra (the kubectl plugin alone), `run` says what is missing.
 CONTROLLER_EXTRA = "pip install 'sagemaker-operator[controller]'"
 
-development: ModuleType | None
-try:
-    from sagemaker_operator.testing import commands as development
-except ModuleNotFoundError:  # the image strips the test platform, and these commands with it
-    development = None
+
+def _development() -> ModuleType | None:
+    """The test platform's commands, when it is installed (the image strips it)."""
+    try:
+        from sagemaker_operator.testing import commands  # noqa: PLC0415
+    except ModuleNotFoundError:
+        return None
+    return commands
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    arguments = parser.parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    # `run` loads no more than it runs: neither the test platform's commands nor, through
+    # them, the `kubernetes` package (controller_modules).
+    running = given[:1] == ["run"]
+    if running:
+        with contextlib.suppress(ModuleNotFoundError):  # without the extra: said below
+            controller_modules()
+    parser = _parser(development=None if running else _development())
+    arguments = parser.parse_args(given)
     if not hasattr(arguments, "run"):
         parser.print_help()
         return 2
@@ -39,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return result
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(development: ModuleType | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sagemaker-operator",
         description="Run Amazon SageMaker training jobs from Kubernetes TrainingJob resources.",
@@ -93,13 +104,25 @@ def _not_installed(arguments: argparse.Namespace) -> int:
     return 2
 
 
-def _run_operator(arguments: argparse.Namespace) -> int:
+def controller_modules() -> tuple[type[Exception], ModuleType, type[OperatorSettings]]:
+    """What `run` needs: pydantic's ValidationError, the controller's start and settings.
+
+    kopf logs in with the `kubernetes` package when it finds it (installed for the plugin
+    and the test platform); the operator has its own client (kube/), and `run` does not
+    load that package's 30 MB: to kopf, it is not installed."""
+    if "kubernetes" not in sys.modules:
+        sys.modules["kubernetes"] = None  # type: ignore[assignment]
     # The controller's modules (kopf, pydantic-settings) load only for `run`.
     from pydantic import ValidationError  # noqa: PLC0415
 
     from sagemaker_operator.controller import operator  # noqa: PLC0415
     from sagemaker_operator.settings import OperatorSettings  # noqa: PLC0415
 
+    return ValidationError, operator, OperatorSettings
+
+
+def _run_operator(arguments: argparse.Namespace) -> int:
+    ValidationError, operator, OperatorSettings = controller_modules()  # noqa: N806
     flags = {
         name: getattr(arguments, name)
         for name in OperatorSettings.model_fields

@@ -7,15 +7,16 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
-import kubernetes
 import pytest
 
 from sagemaker_operator.aws.gateway import SageMakerGateway
 from sagemaker_operator.controller.requests import UID_TAG, Owner, default_job_name
 from sagemaker_operator.controller.runtime import ResourceRef, Runtime
+from sagemaker_operator.kube import KubeApiError, KubeClient
 from sagemaker_operator.policy import Policy
 from sagemaker_operator.settings import OperatorSettings
 from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
@@ -23,6 +24,8 @@ from sagemaker_operator.testing.operator import OperatorProcess, operator_enviro
 from tests.api.manifests import manifest, typical_spec
 from tests.controller.test_lifecycle import apply, conditions, events, gone, resource
 from tests.emulator.requests import typical
+
+T = TypeVar("T")
 
 pytestmark = pytest.mark.cluster
 
@@ -222,8 +225,9 @@ def test_a_status_pointed_at_another_teams_job_never_stops_or_copies_it(
 
 
 def test_a_status_write_for_a_deleted_resource_never_lands_on_its_successor(
-    kube_cluster: KubeCluster, namespace: str, trainingjob_crd: str
-) -> None:
+    kube_cluster: KubeCluster, namespace: str, trainingjob_crd: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
     """The tracker's status patch (Runtime.patch_status) carries the UID it was meant for:
     a resource deleted and made again under the same name refuses it (before: the new one
     inherited the old one's job)."""
@@ -234,13 +238,23 @@ def test_a_status_write_for_a_deleted_resource_never_lands_on_its_successor(
     assert resource(kube_cluster, namespace, "reused")["metadata"]["uid"] != old_uid
     runtime = Runtime(OperatorSettings(), SageMakerGateway(), "us-east-1",
                       Policy.own_account("123456789012"))  # fmt: skip
-    client = kubernetes.config.new_client_from_config(str(kube_cluster.kubeconfig))
-    runtime._custom_objects = kubernetes.client.CustomObjectsApi(client)
+    monkeypatch.setenv("KUBECONFIG", str(kube_cluster.kubeconfig))
+    runtime._kube = KubeClient(15)  # as the operator logs in: the kubeconfig here
+
+    def run(call: Coroutine[Any, Any, T]) -> T:
+        async def closing() -> T:
+            try:
+                return await call
+            finally:
+                await runtime.kube.close()
+
+        return asyncio.run(closing())
+
     stale = ResourceRef(namespace, "reused", old_uid)
-    with pytest.raises(kubernetes.client.ApiException) as refused:
-        asyncio.run(runtime.patch_status(stale, {"trainingJobStatus": "Completed"}))
+    with pytest.raises(KubeApiError) as refused:
+        run(runtime.patch_status(stale, {"trainingJobStatus": "Completed"}))
     assert refused.value.status == 422
-    assert asyncio.run(runtime.replaced(stale))
+    assert run(runtime.replaced(stale))
     assert "trainingJobStatus" not in resource(kube_cluster, namespace, "reused").get("status", {})
     # Its own status (the create handler's, once its job exists) takes the write.
     kube_cluster.kubectl(
@@ -256,7 +270,7 @@ def test_a_status_write_for_a_deleted_resource_never_lands_on_its_successor(
     )
     current = ResourceRef(namespace, "reused", resource(kube_cluster, namespace, "reused")[
         "metadata"]["uid"])  # fmt: skip
-    asyncio.run(runtime.patch_status(current, {"trainingJobStatus": "InProgress"}))
+    run(runtime.patch_status(current, {"trainingJobStatus": "InProgress"}))
     assert resource(kube_cluster, namespace, "reused")["status"]["trainingJobStatus"] == (
         "InProgress"
     )

@@ -5,9 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-import kubernetes
 import pytest
-import urllib3
 from botocore.exceptions import (
     ClientError,
     ConnectTimeoutError,
@@ -19,6 +17,7 @@ from botocore.exceptions import (
 from sagemaker_operator.aws.errors import Disposition, classify
 from sagemaker_operator.controller.create import retry_delay, role_wait_message
 from sagemaker_operator.controller.runtime import is_transient
+from sagemaker_operator.kube import KubeApiError
 
 
 def client_error(code: str, status: int, message: str = "m") -> ClientError:
@@ -123,10 +122,9 @@ def test_kubernetes_errors_worth_retrying_are_outages_not_refusals() -> None:
     """Events are posted again after an apiserver outage: what is transient is retried."""
 
     for status in (0, 429, 500, 503, 504):
-        assert is_transient(kubernetes.client.ApiException(status=status))
+        assert is_transient(KubeApiError(status, "Scripted"))
     for status in (400, 403, 404, 409, 422):
-        assert not is_transient(kubernetes.client.ApiException(status=status))
-    assert is_transient(urllib3.exceptions.ReadTimeoutError(None, "/", "read timed out"))  # type: ignore[arg-type]
+        assert not is_transient(KubeApiError(status, "Scripted"))
     assert is_transient(ConnectionRefusedError())
     assert not is_transient(ValueError("a bug"))
 

@@ -7,47 +7,37 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-import kubernetes
-
 from sagemaker_operator import metrics
 from sagemaker_operator.aws.gateway import SageMakerGateway
 from sagemaker_operator.controller.runtime import ResourceRef, Runtime
+from sagemaker_operator.kube import KubeApiError, KubeClient
 from sagemaker_operator.policy import Policy
 from sagemaker_operator.settings import OperatorSettings
 
 REF = ResourceRef("ns", "job", "uid-1")
 
 
-class _Answer:
-    def read(self) -> bytes:
-        return b"{}"
-
-    def release_conn(self) -> None:
-        pass
-
-
 @dataclass
 class Apiserver:
-    """CoreV1Api's create_namespaced_event, answering each call from a script."""
+    """The operator's Kubernetes client, answering each call from a script."""
 
-    answers: list[int]  # HTTP status per call: 201 posts, anything else raises
+    answers: list[int]  # HTTP status per call: 201 posts, anything else is refused
     posted: list[dict[str, Any]] = field(default_factory=list)
-    timeouts: list[float] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
 
-    def create_namespaced_event(self, namespace: str, body: dict[str, Any], **options: Any) -> Any:
-        self.timeouts.append(options["_request_timeout"])
+    async def request(self, method: str, path: str, body: Any = None, **_: Any) -> dict[str, Any]:
+        self.paths.append(f"{method} {path}")
         status = self.answers.pop(0)
         if status != 201:
-            raise kubernetes.client.ApiException(status=status)
+            raise KubeApiError(status, "Scripted")
         self.posted.append(body)
-        return _Answer()
+        return {}
 
 
 def runtime_with(apiserver: Apiserver) -> Runtime:
     runtime = Runtime(settings=OperatorSettings(), gateway=cast(SageMakerGateway, None),
                       default_region="us-east-1", policy=cast(Policy, None))  # fmt: skip
-    runtime._core = apiserver
-    runtime._custom_objects = object()  # logged in: no kubeconfig is read
+    runtime._kube = cast(KubeClient, apiserver)
     return runtime
 
 
@@ -65,7 +55,7 @@ def test_an_event_refused_during_an_outage_is_posted_once_the_apiserver_is_back(
     post(runtime_with(apiserver))
     assert [event["reason"] for event in apiserver.posted] == ["Created"]
     assert metrics.EVENT_RETRIES._value.get() - retries == 2
-    assert apiserver.timeouts == [15.0, 15.0, 15.0]  # every attempt has its deadline
+    assert apiserver.paths == ["POST /api/v1/namespaces/ns/events"] * 3
 
 
 def test_an_event_the_apiserver_refuses_for_good_is_not_retried() -> None:

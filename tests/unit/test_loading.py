@@ -64,3 +64,19 @@ def test_an_operator_process_loads_the_cut_model_once_and_its_clients_use_it() -
     """).splitlines()
     assert shown[0] == str(sorted(servicemodel.OPERATOR_OPERATIONS))
     assert shown[1:] == ["1", "1", "True"]  # parsed once each; validation as before
+
+
+def test_the_run_command_loads_neither_the_kubernetes_package_nor_its_threads() -> None:
+    """Issue N: the operator's Kubernetes I/O is on one asyncio client (kube/); kopf, which
+    logs in with the `kubernetes` package whenever it is importable, does not see it."""
+    shown = run("""
+        import sys
+        from sagemaker_operator import cli
+        cli.controller_modules()
+        from sagemaker_operator.controller import handlers
+        import kopf
+        print(sys.modules.get("kubernetes") is not None)
+        print(any(name.startswith("kubernetes.") for name in sys.modules))
+        print(sorted(name for name in sys.modules if name.startswith("kopf"))[:1])
+    """).splitlines()
+    assert shown == ["False", "False", "['kopf']"]

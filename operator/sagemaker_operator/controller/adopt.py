@@ -33,8 +33,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import kubernetes
-import urllib3
 from botocore.exceptions import ClientError
 
 from sagemaker_operator.api import ADOPT_ANNOTATION, ADOPT_FROM_CLUSTER_ANNOTATION
@@ -52,6 +50,7 @@ from sagemaker_operator.controller.requests import (
     ownership_tags,
 )
 from sagemaker_operator.controller.runtime import Runtime
+from sagemaker_operator.kube import KubeApiError
 
 UNTAGGED = "none"  # the annotation's value for a job without a cluster tag
 logger = logging.getLogger(__name__)
@@ -131,6 +130,6 @@ async def _alive(runtime: Runtime, namespace: str, name: str, uid: str) -> bool:
         return True
     try:
         found = await runtime.read_resource(namespace, name)
-    except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError):
+    except KubeApiError:
         return True
     return found is not None and found.get("metadata", {}).get("uid") == uid

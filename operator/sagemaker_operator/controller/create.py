@@ -9,7 +9,6 @@ resource's UID is the job an earlier attempt created, adopted silently.
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import logging
 import random
@@ -19,8 +18,6 @@ from dataclasses import replace
 from typing import Any
 
 import kopf
-import kubernetes
-import urllib3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sagemaker_operator.aws.accounts import Account, said
@@ -33,6 +30,7 @@ from sagemaker_operator.controller.finalizer import hold
 from sagemaker_operator.controller.ownership import Ownership, creation_time, judge, owned_pair
 from sagemaker_operator.controller.requests import Owner
 from sagemaker_operator.controller.runtime import ResourceRef, Runtime
+from sagemaker_operator.kube import KubeApiError
 from sagemaker_operator.settings import OperatorSettings
 from sagemaker_operator.status.announcements import ANNOUNCED, state_key
 from sagemaker_operator.status.conditions import (
@@ -57,8 +55,8 @@ async def plan(runtime: Runtime, ref: ResourceRef, spec: Mapping[str, Any]) -> P
     namespace's labels read when the policy selects by them): RefusedError when the checks
     refuse it, kopf.TemporaryError when the labels cannot be read."""
     try:
-        labels = await asyncio.to_thread(runtime.namespace_labels, ref.namespace)
-    except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError) as error:
+        labels = await runtime.namespace_labels(ref.namespace)
+    except KubeApiError as error:
         raise kopf.TemporaryError(
             f"cannot read namespace {ref.namespace}'s labels for the policy: {error}",
             delay=runtime.settings.retry_delay,

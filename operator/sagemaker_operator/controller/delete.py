@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import kopf
-import kubernetes
-import urllib3
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
@@ -27,6 +25,7 @@ from sagemaker_operator.controller.ownership import (
 )
 from sagemaker_operator.controller.requests import Owner, job_name
 from sagemaker_operator.controller.runtime import NoAccountError, ResourceRef, Runtime
+from sagemaker_operator.kube import KubeApiError
 from sagemaker_operator.status.conditions import END_STATES
 
 STOP_CHECK_DELAY = 10.0  # seconds between checks while SageMaker stops the job
@@ -215,7 +214,7 @@ async def _policy(runtime: Runtime, ref: ResourceRef, annotations: Mapping[str, 
         # An adopted job was started by someone else: kept unless asked (annotations).
         default = "retain" if adopting(annotations) else runtime.settings.deletion_policy
         return deletion_policy(annotations, namespace_annotations, default)
-    except kubernetes.client.ApiException as error:
+    except KubeApiError as error:
         message = f"cannot read namespace {ref.namespace} for its deletion policy: {error.reason}"
         raise kopf.TemporaryError(message, delay=STOP_CHECK_DELAY) from error
     except InvalidDeletionPolicyError as error:
@@ -230,7 +229,7 @@ async def _account(runtime: Runtime, ref: ResourceRef) -> Account:
     the resource meanwhile."""
     try:
         return await runtime.account_for(ref.namespace)
-    except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError) as error:
+    except KubeApiError as error:
         raise kopf.TemporaryError(f"cannot read namespace {ref.namespace}'s labels: {error}",
                                   delay=STOP_CHECK_DELAY) from error  # fmt: skip
     except NoAccountError as error:

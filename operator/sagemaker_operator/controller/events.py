@@ -28,8 +28,6 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
-import kubernetes
-import urllib3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sagemaker_operator import metrics
@@ -48,6 +46,7 @@ from sagemaker_operator.controller.requests import UID_TAG
 from sagemaker_operator.controller.runtime import NoAccountError, Runtime
 from sagemaker_operator.controller.tracked import JobKey, Tracked
 from sagemaker_operator.controller.tracking import EVENT_GRACE, Tracker
+from sagemaker_operator.kube import KubeApiError
 
 logger = logging.getLogger(__name__)
 
@@ -280,8 +279,7 @@ class EventConsumer:
             return "refused", None
         try:
             account = await self.runtime.account_for(tracked.ref.namespace)
-        except (NoAccountError, kubernetes.client.ApiException, OSError,
-                urllib3.exceptions.HTTPError):  # fmt: skip
+        except (NoAccountError, KubeApiError):
             return "foreign", None  # no account now: the lists decide, when there is one
         if not accounts.holds(account, job.arn):
             return "foreign", None

@@ -18,10 +18,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import kopf
-import kubernetes
 
 from sagemaker_operator.api import GROUP
 from sagemaker_operator.controller.runtime import ResourceRef, Runtime
+from sagemaker_operator.kube import KubeApiError
 
 FINALIZER = f"{GROUP}/finalizer"
 
@@ -74,7 +74,7 @@ async def hold(
         return True
     try:
         await runtime.json_patch(ref, operations)
-    except kubernetes.client.ApiException as error:
+    except KubeApiError as error:
         if error.status == 404:
             return False
         raise kopf.TemporaryError(

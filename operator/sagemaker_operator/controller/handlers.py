@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import datetime
 from typing import Any
@@ -39,11 +38,6 @@ async def start(*, settings: kopf.OperatorSettings, memo: Any, **kwargs: Any) ->
         field="status.operator.last-handled-configuration"
     )
     settings.posting.loggers = False  # the controller posts its own events, not log lines
-    # Status patches, events and namespace reads run in threads; 2 cores give the default
-    # executor 6, too few for a thousand jobs changing in one tick.
-    asyncio.get_running_loop().set_default_executor(
-        concurrent.futures.ThreadPoolExecutor(32, thread_name_prefix="kubernetes")
-    )
     runtime: Runtime = memo.runtime
     if runtime.settings.webhook_port is not None:
         settings.admission.server, memo.webhook_configuration = webhook.server(runtime.settings)
@@ -110,6 +104,7 @@ async def stop(*, memo: Any, **_: Any) -> None:
     if configuration is not None:  # registered by this process: gone with it
         await memo.runtime.delete_webhook_configuration(configuration)
     await memo.runtime.flush_events()
+    await memo.runtime.kube.close()
     memo.runtime.gateway.close()
 
 
@@ -135,10 +130,10 @@ def by_status(*, status: kopf.Status, **_: Any) -> dict[str, None]:
     return {str(status.get("trainingJobStatus") or "Pending"): None}
 
 
-def validate(
+async def validate(
     *, namespace: str | None, name: str | None, spec: kopf.Spec, memo: Any, **_: Any
 ) -> None:
-    webhook.check(memo.runtime, namespace or "", name or "", spec)
+    await webhook.check(memo.runtime, namespace or "", name or "", spec)
 
 
 def register_webhook() -> None:

@@ -11,8 +11,6 @@ import random
 
 import boto3
 import kopf
-import kubernetes
-import urllib3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -26,6 +24,7 @@ from sagemaker_operator.aws.gateway import (
 )
 from sagemaker_operator.controller import handlers  # importing registers the handlers
 from sagemaker_operator.controller.runtime import Runtime
+from sagemaker_operator.kube import KubeApiError
 from sagemaker_operator.policy import Policy
 from sagemaker_operator.settings import OperatorSettings
 
@@ -90,10 +89,9 @@ def run(settings: OperatorSettings) -> None:
         policy=load_policy(settings, region),
         priority=priority if settings.peering else None,
     )
-    runtime.login()
     try:
-        runtime.cluster_id = runtime.cluster_identity()
-    except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError) as error:
+        runtime.cluster_id = asyncio.run(_cluster_identity(runtime))
+    except KubeApiError as error:
         raise ConfigurationError(
             "cannot read the kube-system namespace's UID for this cluster's identity "
             f"({error}); set SAGEMAKER_OPERATOR_CLUSTER_ID (--cluster-id)"
@@ -119,6 +117,14 @@ def run(settings: OperatorSettings) -> None:
     # interpreter exit would join that thread, past the pod's grace period: exit now.
     logging.shutdown()
     os._exit(0)
+
+
+async def _cluster_identity(runtime: Runtime) -> str:
+    """Read before kopf starts, on a loop of its own (its session closed with it)."""
+    try:
+        return await runtime.cluster_identity()
+    finally:
+        await runtime.kube.close()
 
 
 def load_policy(settings: OperatorSettings, region: str) -> Policy:

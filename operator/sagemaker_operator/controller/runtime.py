@@ -8,15 +8,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import datetime
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-import kubernetes
-import urllib3
 
 from sagemaker_operator import metrics
 from sagemaker_operator.api import GROUP, KIND, PLURAL, VERSION
@@ -24,6 +20,7 @@ from sagemaker_operator.aws.accounts import Account
 from sagemaker_operator.aws.gateway import SageMakerGateway
 from sagemaker_operator.controller import peering
 from sagemaker_operator.controller.memory import JobMemory
+from sagemaker_operator.kube import KubeApiError, KubeClient
 from sagemaker_operator.policy import Policy
 from sagemaker_operator.settings import OperatorSettings
 
@@ -93,8 +90,7 @@ class Runtime:
     # The first namespaces seen served by each rule that globs its namespaces (two at most:
     # a second is what is warned of).
     _served: dict[int, list[str]] = field(default_factory=dict)
-    _custom_objects: Any = None
-    _core: Any = None
+    _kube: KubeClient | None = None
     _posting: set[asyncio.Task[None]] = field(default_factory=set)
     # Events are posted a few at a time: a thousand of them must not take the threads
     # that status patches need.
@@ -108,43 +104,21 @@ class Runtime:
         if isinstance(arn, str):
             self.memory.release(arn.lower(), uid)
 
-    def custom_objects(self) -> Any:
-        self.login()
-        return self._custom_objects
+    @property
+    def kube(self) -> KubeClient:
+        """The Kubernetes API client (made at the first use: the operator's start)."""
+        if self._kube is None:
+            self._kube = KubeClient(self.settings.kubernetes_timeout)
+        return self._kube
 
-    def core(self) -> Any:
-        self.login()
-        return self._core
-
-    def login(self) -> None:
-        """Make the Kubernetes clients (once). The operator does it before kopf starts: the
-        first event or status patch must not load the configuration on the event loop."""
-        if self._custom_objects is None:
-            # In-cluster, or KUBECONFIG / ~/.kube/config, as kopf itself logs in.
-            kubernetes.config.load_config()  # type: ignore[no-untyped-call]
-            # As many pooled connections as threads that call (the default executor's 32);
-            # urllib3's default 10 discarded connections under a thousand-job tick.
-            configuration = kubernetes.client.Configuration.get_default_copy()
-            configuration.connection_pool_maxsize = 32
-            client = kubernetes.client.ApiClient(configuration)
-            self._custom_objects = kubernetes.client.CustomObjectsApi(client)
-            self._core = kubernetes.client.CoreV1Api(client)
-
-    def cluster_identity(self) -> str:
+    async def cluster_identity(self) -> str:
         """The cluster's identity: the setting, else the kube-system namespace's UID (no
-        tenant can change it, and it lives as long as the cluster). Blocking; raises
-        ApiException when it cannot be read."""
+        tenant can change it, and it lives as long as the cluster). Raises KubeApiError
+        when it cannot be read."""
         if self.settings.cluster_id:
             return self.settings.cluster_id
-        found = self.core().read_namespace("kube-system", _request_timeout=self.deadline)
-        return str(found.metadata.uid)
-
-    @property
-    def deadline(self) -> float:
-        """The ``_request_timeout`` of every Kubernetes call: urllib3 applies it to the
-        connect and to every read, so a connection gone silent fails the call, and the
-        thread that made it is free again, within it."""
-        return self.settings.kubernetes_timeout
+        found = await self.kube.request("GET", "/api/v1/namespaces/kube-system")
+        return str(found["metadata"]["uid"])
 
     async def patch_status(
         self, ref: ResourceRef, status: dict[str, Any], expect: Mapping[str, Any] | None = None
@@ -167,36 +141,29 @@ class Runtime:
             *({"op": "add", "path": f"/status/{_pointer(key)}", "value": value}
               for key, value in status.items()),
         ]  # fmt: skip
-        api = self.custom_objects()
-        await asyncio.to_thread(
-            _unread, api.patch_namespaced_custom_object_status,
-            GROUP, VERSION, ref.namespace, PLURAL, ref.name, operations,
-            _content_type="application/json-patch+json", _request_timeout=self.deadline,
-        )  # fmt: skip
+        # The answer (the whole object, managedFields and all) is not decoded: that cost
+        # more than the write at a thousand a tick.
+        await self.kube.request("PATCH", _path(ref.namespace, ref.name) + "/status", operations,
+                                content_type=JSON_PATCH, answer=False)  # fmt: skip
 
     async def read_resource(self, namespace: str, name: str) -> dict[str, Any] | None:
         """A TrainingJob as the apiserver has it, or None when there is none. Raises
-        ApiException (403 where the operator may not read)."""
-        return await asyncio.to_thread(self.resource_now, namespace, name)
-
-    def resource_now(self, namespace: str, name: str) -> dict[str, Any] | None:
-        """read_resource, blocking (from a worker thread)."""
+        KubeApiError (403 where the operator may not read)."""
         try:
-            found: dict[str, Any] = self.custom_objects().get_namespaced_custom_object(
-                GROUP, VERSION, namespace, PLURAL, name, _request_timeout=self.deadline
-            )
-        except kubernetes.client.ApiException as error:
+            return await self.kube.request("GET", _path(namespace, name))
+        except KubeApiError as error:
             if error.status == 404:
                 return None
             raise
-        return found
 
     def wanted(self, ref: ResourceRef) -> bool:
         """Whether the resource still wants its job: it exists (with this UID) and is not
-        being deleted. Blocking; False when that cannot be told (the apiserver away)."""
+        being deleted. Blocking, from a worker thread (the call is made on the event
+        loop); False when that cannot be told (the apiserver away)."""
         try:
-            found = self.resource_now(ref.namespace, ref.name)
-        except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError, OSError):
+            found: dict[str, Any] | None = self.kube.request_blocking(
+                "GET", _path(ref.namespace, ref.name))  # fmt: skip
+        except KubeApiError:
             return False
         metadata = (found or {}).get("metadata", {})
         return metadata.get("uid") == ref.uid and not metadata.get("deletionTimestamp")
@@ -207,22 +174,16 @@ class Runtime:
         return found is None or found.get("metadata", {}).get("uid") != ref.uid
 
     async def json_patch(self, ref: ResourceRef, operations: list[dict[str, Any]]) -> None:
-        """JSON-patch the resource itself (its metadata: the finalizer). Raises ApiException:
+        """JSON-patch the resource itself (its metadata: the finalizer). Raises KubeApiError:
         404 when the resource is gone, 422 when one of the operations' tests failed."""
-        api = self.custom_objects()
-        await asyncio.to_thread(
-            _unread, api.patch_namespaced_custom_object,
-            GROUP, VERSION, ref.namespace, PLURAL, ref.name, operations,
-            _content_type="application/json-patch+json", _request_timeout=self.deadline,
-        )  # fmt: skip
+        await self.kube.request("PATCH", _path(ref.namespace, ref.name), operations,
+                                content_type=JSON_PATCH, answer=False)  # fmt: skip
 
     async def delete_webhook_configuration(self, name: str) -> None:
-        self.login()
-        api = kubernetes.client.AdmissionregistrationV1Api()
         try:
-            await asyncio.to_thread(api.delete_validating_webhook_configuration, name,
-                                    _request_timeout=self.deadline)  # fmt: skip
-        except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError) as error:
+            path = f"/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/{name}"
+            await self.kube.request("DELETE", path, answer=False)
+        except KubeApiError as error:
             logger.warning("could not delete the webhook configuration %s: %s", name, error)
 
     async def standing_by(self) -> bool:
@@ -230,36 +191,34 @@ class Runtime:
         name, priority = self.settings.peering, self.priority
         if name is None or priority is None:
             return False
-        api = self.custom_objects()
         try:
             # Cluster-scoped, whatever the operator watches (controller/peering.py).
-            found = await asyncio.to_thread(api.get_cluster_custom_object, "kopf.dev", "v1",
-                                            "clusterkopfpeerings", name,
-                                            _request_timeout=self.deadline)  # fmt: skip
-        except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError) as error:
+            path = f"/apis/kopf.dev/v1/clusterkopfpeerings/{name}"
+            found = await self.kube.request("GET", path)
+        except KubeApiError as error:
             logger.warning("cannot read peering %s (%s): not polling", name, error)
             return True
         now = datetime.datetime.now(datetime.UTC)
         return peering.outranked(found.get("status") or {}, priority, now)
 
-    def namespace_labels(self, namespace: str) -> Mapping[str, str] | None:
-        """The namespace's labels when the policy selects namespaces by them (blocking: call
-        it in a thread); None when it does not. Raises ApiException."""
+    async def namespace_labels(self, namespace: str) -> Mapping[str, str] | None:
+        """The namespace's labels when the policy selects namespaces by them; None when it
+        does not. Raises KubeApiError."""
         if not self.policy.needs_labels:
             return None
-        found = self.core().read_namespace(namespace, _request_timeout=self.deadline)
-        return dict(found.metadata.labels or {})
+        found = await self.kube.request("GET", f"/api/v1/namespaces/{namespace}")
+        return dict(found.get("metadata", {}).get("labels") or {})
 
     async def account_for(self, namespace: str) -> Account:
         """The account the namespace's jobs run in, by the policy (NoAccountError when no
         rule covers it). A policy that selects namespaces by label reads the namespace's
         labels, at most once per LABELS_TTL (the tracker asks every tick); raises
-        ApiException when they cannot be read."""
+        KubeApiError when they cannot be read."""
         labels: Mapping[str, str] | None = None
         if self.policy.needs_labels:
             cached = self._labels.get(namespace)
             if cached is None or time.monotonic() - cached[0] > LABELS_TTL:
-                read = await asyncio.to_thread(self.namespace_labels, namespace)
+                read = await self.namespace_labels(namespace)
                 cached = (time.monotonic(), read or {})
                 self._labels[namespace] = cached
             labels = cached[1]
@@ -290,9 +249,8 @@ class Runtime:
 
     async def namespace_annotations(self, namespace: str) -> Mapping[str, str]:
         """The namespace's annotations (where a deletion policy may be set for all in it)."""
-        found = await asyncio.to_thread(self.core().read_namespace, namespace,
-                                        _request_timeout=self.deadline)  # fmt: skip
-        return dict(found.metadata.annotations or {})
+        found = await self.kube.request("GET", f"/api/v1/namespaces/{namespace}")
+        return dict(found.get("metadata", {}).get("annotations") or {})
 
     async def event(
         self, ref: ResourceRef, reason: str, message: str, *, warning: bool = False
@@ -301,7 +259,7 @@ class Runtime:
         through an apiserver outage, then only logged). The tracker's transitions are
         posted with ``tell`` instead: their status remembers what was told.
 
-        Posted with the Kubernetes client rather than kopf.event(), which works only inside
+        Posted with the operator's client rather than kopf.event(), which works only inside
         kopf's per-object tasks, while the tracker runs beside them.
         """
         task = asyncio.create_task(self._post(ref, reason, _event_body(ref, reason, message,
@@ -316,10 +274,7 @@ class Runtime:
         posted. For what must not be lost, whose caller remembers to try again."""
         try:
             async with self._posting_slots:
-                await asyncio.to_thread(
-                    _unread, self.core().create_namespaced_event, ref.namespace,
-                    _event_body(ref, reason, message, warning), _request_timeout=self.deadline,
-                )  # fmt: skip
+                await self._post_once(ref, _event_body(ref, reason, message, warning))
         except Exception as error:  # whatever it was, the caller tries again
             metrics.EVENT_RETRIES.inc()
             logger.warning("could not post event %s for %s/%s (tried again later): %s",
@@ -335,10 +290,7 @@ class Runtime:
         while True:
             try:
                 async with self._posting_slots:
-                    await asyncio.to_thread(
-                        _unread, self.core().create_namespaced_event, ref.namespace, body,
-                        _request_timeout=self.deadline,
-                    )  # fmt: skip
+                    await self._post_once(ref, body)
             except Exception as error:  # an event is information; never fail the work for it
                 if is_transient(error) and time.monotonic() + delay < deadline:
                     metrics.EVENT_RETRIES.inc()
@@ -349,6 +301,10 @@ class Runtime:
                 logger.warning("could not post event %s for %s/%s: %s", reason, ref.namespace,
                                ref.name, brief(error))  # fmt: skip
             return
+
+    async def _post_once(self, ref: ResourceRef, body: dict[str, Any]) -> None:
+        await self.kube.request("POST", f"/api/v1/namespaces/{ref.namespace}/events", body,
+                                answer=False)  # fmt: skip
 
     async def flush_events(self, timeout: float = 5.0) -> None:
         """Let the events still being posted go out (at shutdown), for at most ``timeout``;
@@ -388,34 +344,26 @@ def _event_body(ref: ResourceRef, reason: str, message: str, warning: bool) -> d
 
 
 def brief(error: BaseException) -> str:
-    """A Kubernetes error in one line: its code and the apiserver's message (an
-    ApiException's own text carries every header and the whole body)."""
-    if not isinstance(error, kubernetes.client.ApiException):
-        return str(error)
-    try:
-        message = json.loads(error.body or "{}").get("message")
-    except (ValueError, AttributeError):
-        message = None
-    return f"{error.status} {error.reason}" + (f": {message}" if message else "")
+    """A Kubernetes error in one line: its code and the apiserver's message."""
+    return str(error)
 
 
 def is_transient(error: BaseException) -> bool:
     """Whether a Kubernetes call may succeed when tried again: the apiserver was not
     reached, answered too slowly, or said so (429, 5xx)."""
-    if isinstance(error, kubernetes.client.ApiException):
-        return error.status in (0, 429) or (error.status or 0) >= 500
-    return isinstance(error, urllib3.exceptions.HTTPError | OSError | TimeoutError)
+    if isinstance(error, KubeApiError):
+        return error.transient
+    return isinstance(error, OSError | TimeoutError)
+
+
+JSON_PATCH = "application/json-patch+json"
+
+
+def _path(namespace: str, name: str) -> str:
+    """A TrainingJob's API path."""
+    return f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}/{name}"
 
 
 def _pointer(key: str) -> str:
     """A JSON pointer's reference token for ``key`` (RFC 6901)."""
     return key.replace("~", "~0").replace("/", "~1")
-
-
-def _unread(call: Callable[..., Any], *args: Any, **options: Any) -> None:
-    """Make a write whose answer is not needed: the written object comes back whole
-    (managedFields and all), and decoding it cost more than the write at a thousand a tick.
-    A refusal still raises ApiException."""
-    response = call(*args, _preload_content=False, **options)
-    response.read()
-    response.release_conn()

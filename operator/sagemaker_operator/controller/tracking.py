@@ -40,8 +40,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import kubernetes
-import urllib3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sagemaker_operator import metrics
@@ -58,6 +56,7 @@ from sagemaker_operator.controller.tracked import (
     status_time,
 )
 from sagemaker_operator.controller.writes import EARLIEST, WriteQueue, digest, modified
+from sagemaker_operator.kube import KubeApiError
 from sagemaker_operator.status.announcements import (
     ANNOUNCED,
     announcement,
@@ -386,12 +385,7 @@ class Tracker:
             if namespace not in accounts:
                 try:
                     accounts[namespace] = await self.runtime.account_for(namespace)
-                except (
-                    NoAccountError,
-                    kubernetes.client.ApiException,
-                    OSError,
-                    urllib3.exceptions.HTTPError,
-                ) as error:
+                except (NoAccountError, KubeApiError) as error:
                     logger.warning("not tracking the jobs of namespace %s: %s", namespace, error)
                     accounts[namespace] = None
             account = accounts[namespace]
@@ -753,7 +747,7 @@ class Tracker:
         """Write the status; _DroppedError when the resource is gone or is now another one."""
         try:
             await self.runtime.patch_status(tracked.ref, fields, _decided_from(tracked.status))
-        except kubernetes.client.ApiException as error:
+        except KubeApiError as error:
             # 422: a test failed (the UID is another's, or an update handler wrote since
             # the index's copy: decided again next tick), or the status was refused.
             if error.status == 404 or (error.status == 422 and await self.runtime.replaced(

@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import kopf
-import kubernetes
-import urllib3
 
 from sagemaker_operator.controller.checks import RefusedError, plan_job
 from sagemaker_operator.controller.requests import Owner
 from sagemaker_operator.controller.runtime import Runtime
+from sagemaker_operator.kube import KubeApiError
 from sagemaker_operator.settings import OperatorSettings
 
 # A resource being admitted has no UID yet; the tags are checked with one of UID length.
@@ -29,11 +28,11 @@ ADMISSION_UID = "00000000-0000-0000-0000-000000000000"
 LOCAL_CONFIGURATION = "sagemaker-operator.dev"
 
 
-def check(runtime: Runtime, namespace: str, name: str, spec: Mapping[str, Any]) -> None:
+async def check(runtime: Runtime, namespace: str, name: str, spec: Mapping[str, Any]) -> None:
     """Raise kopf.AdmissionError with the message the operator would put in status."""
     try:
-        labels = runtime.namespace_labels(namespace)
-    except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError) as error:
+        labels = await runtime.namespace_labels(namespace)
+    except KubeApiError as error:
         raise kopf.AdmissionError(f"cannot read namespace {namespace}'s labels for the policy: "
                                   f"{error}", code=503) from error  # fmt: skip
     try:
