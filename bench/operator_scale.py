@@ -24,6 +24,13 @@ Scenarios
 - endings: 100 jobs applied one after the other over 30 s, each taking 285 s, at the
   operator's default settings → the status lag of their endings (target: no worse than
   that of their other changes), calls, CPU and memory while they run.
+- drain: the apiserver's raw capacity for the operator's status patches measured first
+  (bench/status_writes.py, 16 writers, on the same apiserver); then 2000 jobs change
+  together (the emulator's clock advanced past their Starting phase) → the time from the
+  first write to the last, against the raw drain time (target: at most 1.2 times).
+- paced, paced_events: 2000 jobs whose changes arrive at half that raw capacity (created
+  at that rate, phases long enough that one phase's changes end before the next's begin)
+  → status lag (target p99 ≤ poll interval + 1 s polling, ≤ 2 s in event mode).
 - storm: the emulator allows 5 CreateTrainingJob/s; 200, then 1000 jobs applied at once to
   an operator at its default settings → all created, calls counted (target ≤ 1.2 per job:
   botocore's adaptive retry mode must learn the quota, not hammer it).
@@ -66,6 +73,7 @@ import kubernetes
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench import report
+from bench.status_writes import raw_capacity
 from sagemaker_operator.api import GROUP, PLURAL, VERSION
 from sagemaker_operator.api import manifests as api_manifests
 from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
@@ -80,8 +88,8 @@ SPEC = {
 }
 FAST = {"Starting": 0.5, "Downloading": 0.5, "Uploading": 0.5, "Stopping": 0.5}
 CLIENT_THREADS = 16
-SCENARIOS = ["single", "burst", "deletion", "endings", "in_flight", "lifecycle", "events",
-             "storm", "history"]  # fmt: skip
+SCENARIOS = ["single", "burst", "deletion", "endings", "drain", "paced", "paced_events",
+             "in_flight", "lifecycle", "events", "storm", "history"]  # fmt: skip
 SINGLE_PACE = 0.6  # seconds between single applies
 IDLE_WINDOW = 180.0  # seconds the event mode's idle calls are counted over
 
@@ -134,6 +142,8 @@ class Observer:
     other_lags: list[float] = field(default_factory=list)
     changes: int = 0
     status: dict[str, str] = field(default_factory=dict)
+    # When each resource's secondary status was first seen as it is now (time.time()).
+    secondary_at: dict[str, float] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -190,6 +200,7 @@ class Observer:
                     ending = job_status in {"Completed", "Failed", "Stopped"}
                     (self.end_lags if ending else self.other_lags).append(lag)
             self.secondary[name] = secondary
+            self.secondary_at[name] = now
 
 
 # -- the operator process ------------------------------------------------------------------
@@ -242,13 +253,6 @@ def running_operator(
         yield operator
 
 
-def established(cluster: KubeCluster) -> bool:
-    found = cluster.kubectl("get", "crd", f"{PLURAL}.{GROUP}", "-o",
-                            "jsonpath={.status.conditions[?(@.type=='Established')].status}",
-                            check=False)  # fmt: skip
-    return found.stdout.strip() == "True"
-
-
 def watch_served(api: Any) -> bool:
     """Whether a watch of TrainingJobs is served (not refused with 429 while the apiserver
     initialises the CRD's storage)."""
@@ -265,9 +269,12 @@ def watch_served(api: Any) -> bool:
     return True
 
 
-def create_all(api: Any, namespace: str, names: list[str]) -> dict[str, float]:
-    """Create the resources with CLIENT_THREADS threads; when each create returned."""
+def create_all(api: Any, namespace: str, names: list[str], rate: float | None = None,
+               ) -> dict[str, float]:  # fmt: skip
+    """Create the resources with CLIENT_THREADS threads (``rate``: at most that many a
+    second, evenly); when each create returned."""
     created: dict[str, float] = {}
+    started = time.monotonic()
 
     def create(name: str) -> None:
         api.create_namespaced_custom_object(
@@ -284,8 +291,13 @@ def create_all(api: Any, namespace: str, names: list[str]) -> dict[str, float]:
         )
         created[name] = time.time()
 
+    def paced(item: tuple[int, str]) -> None:
+        if rate is not None:
+            time.sleep(max(0.0, started + item[0] / rate - time.monotonic()))  # its moment
+        create(item[1])
+
     with concurrent.futures.ThreadPoolExecutor(CLIENT_THREADS) as pool:
-        list(pool.map(create, names))
+        list(pool.map(paced, enumerate(names)))
     return created
 
 
@@ -319,12 +331,14 @@ class Bench:
     api: Any
     folder: Path
     poll_interval: float
+    _raw: dict[str, Any] | None = None
 
     def operator(
         self, emulator: Emulator, namespace: str, create_rate: str | None = None, **settings: str
     ) -> AbstractContextManager[OperatorProcess]:
         if create_rate is not None:
-            settings = {"create_rate": create_rate, "describe_rate": create_rate} | settings
+            settings = {"create_rate": create_rate, "describe_rate": create_rate,
+                        "end_describe_rate": create_rate} | settings  # fmt: skip
         return running_operator(
             self.cluster,
             emulator,
@@ -514,6 +528,98 @@ class Bench:
             "restart_seconds": restart,
             "creates_after_restart": creates_after_restart,
         }
+
+    def drain(self, size: int, create_rate: str) -> dict[str, Any]:
+        """``size`` jobs changing together (the emulator's clock paused, then advanced past
+        their Starting phase: one status change each, at one moment), against the
+        apiserver's raw capacity for the operator's status patches, measured first on the
+        same apiserver (bench/status_writes.py)."""
+        raw = self.raw(size)
+        namespace = self.namespace(f"drain-{size}")
+        names = [f"job-{index:05d}" for index in range(size)]
+        with (
+            Emulator(profile="fast", phases={"Starting": 60, "Downloading": 3600}) as emulator,
+            self.operator(emulator, namespace, create_rate) as operator,
+        ):
+            control = EmulatorControl(emulator.endpoint_url)
+            control.pause_clock()
+            observer = Observer(self.api, namespace).start()
+            create_all(self.api, namespace, names)
+            wait_until(lambda: list(observer.secondary.values()).count("Starting") == size,
+                       timeout=900, interval=0.5, description=f"{size} jobs Starting")  # fmt: skip
+            time.sleep(2 * self.poll_interval)  # every write of the creations done
+            assert operator.process is not None
+            cpu_before = cpu_seconds(operator.process.pid)
+            advanced = time.time()
+            control.advance_clock(61)
+            try:
+                wait_until(
+                    lambda: list(observer.secondary.values()).count("Downloading") == size,
+                    timeout=600, interval=0.1, description=f"{size} jobs Downloading")  # fmt: skip
+            except TimeoutError as error:
+                raise BenchError(
+                    {
+                        "error": str(error),
+                        "raw": raw,
+                        "operator_log_tail": operator.output()[-4000:],
+                    }
+                ) from error
+            cpu = cpu_seconds(operator.process.pid) - cpu_before
+            observer.stop()
+        seen = sorted(observer.secondary_at[name] for name in names)
+        raw_seconds = size / raw["patches"]["per_second"]
+        paired_seconds = size / raw["patches_with_events"]["per_second"]
+        drained = seen[-1] - seen[0]
+        return {
+            "jobs": size,
+            "raw": raw,
+            "raw_drain_seconds": raw_seconds,
+            "raw_drain_with_events_seconds": paired_seconds,
+            "first_to_last_write_seconds": drained,
+            "change_to_last_write_seconds": seen[-1] - advanced,
+            "drain_ratio": drained / raw_seconds,
+            "drain_ratio_with_events": drained / paired_seconds,
+            "operator_cpu_seconds": cpu,
+        }
+
+    def raw(self, size: int) -> dict[str, Any]:
+        """The apiserver's raw capacity for the operator's status patches (measured once a
+        run, on the run's apiserver)."""
+        if self._raw is None:
+            self._raw = raw_capacity(self.cluster, size, 4 * size)
+        return self._raw
+
+    def paced(self, size: int, share: float, events: bool) -> dict[str, Any]:
+        """``size`` jobs whose changes arrive at ``share`` of the apiserver's raw capacity:
+        created at that rate, with phases long enough that one phase's changes end before
+        the next's begin, so the changes (and the creations before them) come at that rate."""
+        rate = share * self.raw(size)["patches"]["per_second"]
+        phase = max(20.0, size / rate + 5)
+        phases = {"Starting": phase, "Downloading": phase, "Training": phase, "Uploading": phase}
+        mode = "events" if events else "polling"
+        namespace = self.namespace(f"paced-{mode}-{size}")
+        with Emulator(profile="fast", phases=phases) as emulator:
+            control = EmulatorControl(emulator.endpoint_url)
+            settings: dict[str, str] = {}
+            if events:
+                queue = emulator.sqs_client().create_queue(QueueName="events")["QueueUrl"]
+                control.route_events(queue)
+                settings["events_queue_url"] = queue
+            with self.operator(emulator, namespace, "1000", **settings):
+                observer = Observer(self.api, namespace).start()
+                create_all(self.api, namespace, [f"job-{index:05d}" for index in range(size)],
+                           rate=rate)  # fmt: skip
+                wait_until(lambda: list(observer.status.values()).count("Completed") == size,
+                           timeout=4 * phase + size / rate + 300, interval=0.5,
+                           description="every job Completed")  # fmt: skip
+                observer.stop()
+        return {
+            "jobs": size, "mode": mode, "changes_per_second": rate,
+            "share_of_raw_capacity": share, "phase_seconds": phase,
+            "status_lag_seconds": summary(observer.lags),
+            "end_lag_seconds": summary(observer.end_lags),
+            "target_p99_seconds": 2.0 if events else self.poll_interval + 1,
+        }  # fmt: skip
 
     def endings(self, size: int, duration: float, spread: float) -> dict[str, Any]:
         """``size`` jobs applied one after the other over ``spread`` seconds, each taking
@@ -770,9 +876,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         cluster = plane.cluster
         crd = api_manifests()
         cluster.kubectl("apply", "--server-side", "-f", "-", input=crd)
-        # Polled: `kubectl wait` fails at once while the CRD has no conditions yet.
-        wait_until(functools.partial(established, cluster), timeout=60, interval=0.2,
-                   description="the CRD Established")  # fmt: skip
+        cluster.wait_established(f"{PLURAL}.{GROUP}")
         client = cluster.api_client()
         client.configuration.connection_pool_maxsize = CLIENT_THREADS
         api = kubernetes.client.CustomObjectsApi(client)
@@ -811,12 +915,35 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
                         )
                     )
         for name, title, scenario in (
-            ("burst", "100 jobs applied at once", lambda: bench.burst(100)),
-            ("deletion", "100 running jobs deleted at once", lambda: bench.deletion(100)),
-            ("endings", "100 jobs of 285-315 s", lambda: bench.endings(100, 285.0, 30.0)),
+            ("burst", "100 jobs applied at once, default settings", lambda: bench.burst(100)),
+            (
+                "deletion",
+                "100 running jobs deleted at once, default settings",
+                lambda: bench.deletion(100),
+            ),
+            (
+                "endings",
+                "100 jobs of 285-315 s, default settings",
+                lambda: bench.endings(100, 285.0, 30.0),
+            ),
+            (
+                "drain",
+                "2000 jobs changing together, against the apiserver's raw capacity",
+                lambda: bench.drain(2000, arguments.create_rate),
+            ),
+            (
+                "paced",
+                "2000 jobs changing at half the raw capacity, polling",
+                lambda: bench.paced(2000, 0.5, events=False),
+            ),
+            (
+                "paced_events",
+                "2000 jobs changing at half the raw capacity, event mode",
+                lambda: bench.paced(2000, 0.5, events=True),
+            ),
         ):
             if name in arguments.scenarios:
-                step(f"{name}: {title}, default settings")
+                step(f"{name}: {title}")
                 results[name] = attempt(scenario)
         if "storm" in arguments.scenarios:
             results["storm"] = []

@@ -164,6 +164,40 @@ def _endings_line(results: dict[str, Any]) -> list[str]:
     ]
 
 
+def _drain_lines(results: dict[str, Any]) -> list[str]:
+    lines = []
+    drain = results.get("drain")
+    if drain is not None and "error" in drain:
+        lines.append(f"- drain: failed ({drain['error']})")
+    elif drain is not None:
+        raw = drain["raw"]
+        lines.append(
+            f"- drain, {drain['jobs']} jobs changing together: the apiserver takes "
+            f"{raw['patches']['per_second']:g} status patches/s alone, "
+            f"{raw['patches_with_events']['per_second']:g}/s each after its Event (raw drain "
+            f"{drain['raw_drain_seconds']:.1f} s / {drain['raw_drain_with_events_seconds']:.1f}"
+            f" s); the operator's writes, first to last: "
+            f"{drain['first_to_last_write_seconds']:.1f} s, "
+            f"{drain['drain_ratio']:.2f} / {drain['drain_ratio_with_events']:.2f} times the raw "
+            "drain (target 1.2)"
+        )
+    for key in ("paced", "paced_events"):
+        paced = results.get(key)
+        if paced is None:
+            continue
+        if "error" in paced:
+            lines.append(f"- {key}: failed ({paced['error']})")
+            continue
+        lag = paced["status_lag_seconds"]
+        lines.append(
+            f"- {paced['jobs']} jobs changing at {paced['share_of_raw_capacity']:.0%} of that "
+            f"capacity ({paced['changes_per_second']:.0f}/s), {paced['mode']}: status lag p50 "
+            f"/ p99 {fmt(lag['p50'], ' s')} / {fmt(lag['p99'], ' s')} over {lag['count']} "
+            f"changes (target p99 ≤ {paced['target_p99_seconds']:g} s)"
+        )
+    return lines
+
+
 def markdown(results: dict[str, Any], before: dict[str, Any] | None) -> str:
     sizes = list(results["sizes"])
     machine = results["machine"]
@@ -194,7 +228,7 @@ def markdown(results: dict[str, Any], before: dict[str, Any] | None) -> str:
         if "error" not in burst
         else f"- burst: failed ({burst['error']})"
     )
-    event_lines = [*_deletion_line(results), *_endings_line(results)]
+    event_lines = [*_deletion_line(results), *_endings_line(results), *_drain_lines(results)]
     for key, run in results.get("events", {}).items():
         if "error" in run:
             event_lines.append(f"- event mode, {key}: failed ({run['error']})")

@@ -31,7 +31,7 @@ import aiohttp
 import yaml
 
 from sagemaker_operator.api import PLURAL, VERSION
-from sagemaker_operator.testing import wait_until
+from sagemaker_operator.testing import KubeCluster
 from sagemaker_operator.testing.controlplane import LocalControlPlane
 
 SPEC = {
@@ -111,9 +111,26 @@ def status(index: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def event(group: str, name: str, uid: str, index: int) -> dict[str, Any]:
+    """The Event of a transition, as the operator posts it (controller/runtime.py)."""
+    now = datetime.datetime.now(datetime.UTC).isoformat()
+    secondary = ("Starting", "Downloading", "Training", "Uploading")[index % 4]
+    return {
+        "metadata": {"generateName": f"{name}.", "namespace": "default"},
+        "involvedObject": {"apiVersion": f"{group}/{VERSION}", "kind": "TrainingJob",
+                           "namespace": "default", "name": name, "uid": uid},
+        "reason": secondary, "message": f"training job {name}: {secondary}", "type": "Normal",
+        "source": {"component": "sagemaker-operator"},
+        "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+    }  # fmt: skip
+
+
 class Writer:
-    def __init__(self, server: str, context: ssl.SSLContext, writers: int) -> None:
+    def __init__(self, server: str, context: ssl.SSLContext, writers: int,
+                 events: bool = False) -> None:  # fmt: skip
         self.server, self.context, self.writers = server, context, writers
+        # Each patch preceded by the transition's Event, as the operator writes a change.
+        self.events = events
         self.group = ""
 
     async def measure(self, group: str, objects: int, patches: int) -> dict[str, Any]:
@@ -170,6 +187,13 @@ class Writer:
             operations = [{"op": "test", "path": "/metadata/uid", "value": uid},
                           *({"op": "add", "path": f"/status/{key}", "value": value}
                             for key, value in status(index).items())]  # fmt: skip
+            if self.events:
+                events = f"{self.server}/api/v1/namespaces/default/events"
+                body = event(self.group, name, uid, index)
+                async with session.post(events, json=body) as answer:
+                    await answer.read()
+                    if answer.status != 201:
+                        errors.append(answer.status)
             async with session.patch(
                 f"{base}/{name}/status", data=json.dumps(operations),
                 headers={"Content-Type": "application/json-patch+json"},
@@ -179,45 +203,63 @@ class Writer:
                     errors.append(answer.status)
 
 
-def run(objects: int, patches: int, writers: int, variants: list[str],
-        crd_file: Path | None = None) -> dict[str, Any]:  # fmt: skip
+def writer_for(cluster: KubeCluster, writers: int, events: bool = False) -> Writer:
+    """A load generator with the cluster's credentials."""
+    client = cluster.api_client().configuration
+    context = ssl.create_default_context(cafile=client.ssl_ca_cert)
+    context.load_cert_chain(client.cert_file, client.key_file)
+    return Writer(client.host, context, writers, events)
+
+
+def install(cluster: KubeCluster, crd: dict[str, Any], name: str, policy: bool) -> str:
+    """The CRD as variant ``name`` (with the shipped admission policy when ``policy``),
+    Established; its group."""
+    made = variant(crd, name)
+    cluster.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(made))
+    cluster.wait_established(str(made["metadata"]["name"]))
+    if policy:  # what installs it: CRD and policy
+        source = resources.files("sagemaker_operator.api").joinpath("immutable-spec.yaml")
+        documents = list(yaml.safe_load_all(source.read_text()))
+        documents[0]["spec"]["matchConstraints"]["resourceRules"][0]["apiGroups"] = [
+            made["spec"]["group"]]  # fmt: skip
+        for document in documents:
+            document["metadata"]["name"] += f"-{name}"
+        documents[1]["spec"]["policyName"] = documents[0]["metadata"]["name"]
+        cluster.kubectl("apply", "--server-side", "-f", "-",
+                        input="\n---\n".join(json.dumps(d) for d in documents))  # fmt: skip
+    time.sleep(2)  # the new group's handler and watch cache settle before timing
+    return str(made["spec"]["group"])
+
+
+def shipped_crd(crd_file: Path | None = None) -> dict[str, Any]:
     text = (crd_file.read_text() if crd_file else
             resources.files("sagemaker_operator.api").joinpath("crd.yaml").read_text())  # fmt: skip
-    crd = yaml.safe_load(text)
+    found: dict[str, Any] = yaml.safe_load(text)
+    return found
+
+
+def raw_capacity(cluster: KubeCluster, objects: int, patches: int, writers: int = 16,
+                 ) -> dict[str, Any]:  # fmt: skip
+    """The apiserver's rate for the operator's status patches on the shipped CRD, alone
+    and each after its transition's Event (what the operator writes for a change)."""
+    found = {}
+    for name, events in (("patches", False), ("patches_with_events", True)):
+        group = install(cluster, shipped_crd(), f"raw-{name.replace('_', '-')}", policy=True)
+        writer = writer_for(cluster, writers, events)
+        found[name] = asyncio.run(writer.measure(group, objects, patches))
+    return found
+
+
+def run(objects: int, patches: int, writers: int, variants: list[str],
+        crd_file: Path | None = None) -> dict[str, Any]:  # fmt: skip
+    crd = shipped_crd(crd_file)
     results: dict[str, Any] = {"objects": objects, "patches": patches, "writers": writers}
     with LocalControlPlane() as plane:
-        cluster = plane.cluster
-        client = cluster.api_client().configuration
-        context = ssl.create_default_context(cafile=client.ssl_ca_cert)
-        context.load_cert_chain(client.cert_file, client.key_file)
-        writer = Writer(client.host, context, writers)
+        writer = writer_for(plane.cluster, writers)
         for name in variants:
-            made = variant(crd, name)
-            cluster.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(made))
-            crd_name = str(made["metadata"]["name"])
-
-            def established(crd_name: str = crd_name) -> bool:
-                return (
-                    "Established"
-                    in cluster.kubectl(
-                        "get", "crd", crd_name, "-o", "jsonpath={.status.conditions[*].type}"
-                    ).stdout
-                )
-
-            wait_until(established, timeout=60, interval=0.2,
-                       description=f"{name} Established")  # fmt: skip
-            if name == "shipped" and crd_file is None:  # what installs it: CRD and policy
-                source = resources.files("sagemaker_operator.api").joinpath("immutable-spec.yaml")
-                policy = list(yaml.safe_load_all(source.read_text()))
-                policy[0]["spec"]["matchConstraints"]["resourceRules"][0]["apiGroups"] = [
-                    made["spec"]["group"]]  # fmt: skip
-                for document in policy:
-                    document["metadata"]["name"] += "-bench"
-                policy[1]["spec"]["policyName"] = policy[0]["metadata"]["name"]
-                cluster.kubectl("apply", "--server-side", "-f", "-",
-                                input="\n---\n".join(json.dumps(d) for d in policy))  # fmt: skip
-            time.sleep(2)  # the new group's handler and watch cache settle before timing
-            results[name] = asyncio.run(writer.measure(made["spec"]["group"], objects, patches))
+            group = install(plane.cluster, crd, name,
+                            policy=name == "shipped" and crd_file is None)  # fmt: skip
+            results[name] = asyncio.run(writer.measure(group, objects, patches))
             print(f"{name}: {results[name]}", flush=True)
     base = results.get("no-cel", {}).get("per_second")
     if base and "shipped" in results:

@@ -10,7 +10,7 @@ import pytest
 
 from sagemaker_operator.aws import servicemodel
 from sagemaker_operator.codegen import CRD_FILE, POLICY_FILE
-from sagemaker_operator.testing import Emulator, KubeCluster, wait_until
+from sagemaker_operator.testing import Emulator, KubeCluster
 from sagemaker_operator.testing.emulator.future import write_future_model
 from sagemaker_operator.testing.operator import OperatorProcess, operator_environment
 
@@ -26,14 +26,7 @@ def trainingjob_crd(kube_cluster: KubeCluster) -> str:
     for path in (ROOT / CRD_FILE, ROOT / POLICY_FILE):
         kube_cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(path))
     name = "trainingjobs.sagemaker-operator.dev"
-
-    def established() -> bool:
-        found = kube_cluster.kubectl("get", "crd", name, "-o",
-                                     "jsonpath={.status.conditions[?(@.type=='Established')].status}",
-                                     check=False)  # fmt: skip
-        return found.stdout.strip() == "True"
-
-    wait_until(established, timeout=60, interval=0.2, description=f"CRD {name} Established")
+    kube_cluster.wait_established(name)
     return name
 
 

@@ -34,7 +34,6 @@ from sagemaker_operator.testing.images import build_operator_image
 from sagemaker_operator.testing.node import NODE_IP, LocalNode, chart_values, prepare_bridge
 from sagemaker_operator.testing.operator import OperatorProcess, operator_environment
 from sagemaker_operator.testing.processes import log_tail
-from sagemaker_operator.testing.waiting import wait_until
 
 Say = Callable[[str], None]
 NAMESPACE = "demo"
@@ -88,12 +87,7 @@ def _as_a_process(say: Say) -> Iterator[Platform]:
             f"emulator {emulator.endpoint_url}")  # fmt: skip
         crd = api.manifests()
         cluster.kubectl("apply", "--server-side", "-f", "-", input=crd)
-        # Polled, not `kubectl wait`: that fails when the CRD has no conditions yet (and so
-        # does this jsonpath, a moment after the apply: not checked, polled again).
-        established = "jsonpath={.status.conditions[?(@.type=='Established')].status}"
-        wait_until(lambda: cluster.kubectl("get", "crd", "trainingjobs.sagemaker-operator.dev",
-                                           "-o", established, check=False).stdout == "True",
-                   timeout=60, interval=0.2, description="the CRD Established")  # fmt: skip
+        cluster.wait_established("trainingjobs.sagemaker-operator.dev")
         cluster.kubectl("create", "namespace", NAMESPACE)
         environment = operator_environment(cluster, emulator, poll_interval="1")
         with (

@@ -55,7 +55,7 @@ class OperatorSettings(BaseSettings):
     )  # fmt: skip
     describe_rate: float = Field(default=5.0, gt=0, description="DescribeTrainingJob calls/s")
     end_describe_rate: float = Field(
-        default=20.0, gt=0,
+        default=50.0, gt=0,
         description="DescribeTrainingJob calls/s for jobs a list shows ended (failure reason, "
         "artifacts, billable time), apart from the other describes: a ceiling, with "
         "botocore's adaptive retry mode behind it",

@@ -72,7 +72,7 @@ class RateLimits:
     # DescribeTrainingJob of a job a list shows ended (its failure reason, artifacts,
     # billable time): a limiter of its own, so endings never queue behind resyncs and
     # follow-ups, and the status of an ended job is not later than any other change's.
-    end_describe: float = 20.0
+    end_describe: float = 50.0
     tags: float = 5.0  # ListTags and AddTags
     update: float = 2.0  # UpdateTrainingJob: one call per accepted spec change
     # The list limit holds on average over this many seconds (the poll interval): a tick's

@@ -92,8 +92,10 @@ class Runtime:
     _served: dict[int, list[str]] = field(default_factory=dict)
     _kube: KubeClient | None = None
     _posting: set[asyncio.Task[None]] = field(default_factory=set)
-    # Events are posted a few at a time: a thousand of them must not take the threads
-    # that status patches need.
+    # Background events (``event``) are posted a few at a time: a thousand of them must
+    # not take the connections status patches need. A transition's Event (``tell``) is
+    # bounded by its caller, the tracker's writer queue, and posted at once: it comes
+    # before the status write that shows it.
     _posting_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
 
     def forget(self, uid: str, arn: Any = None) -> None:
@@ -273,8 +275,7 @@ class Runtime:
         """Post a Kubernetes Event now, once (within the call's deadline): whether it was
         posted. For what must not be lost, whose caller remembers to try again."""
         try:
-            async with self._posting_slots:
-                await self._post_once(ref, _event_body(ref, reason, message, warning))
+            await self._post_once(ref, _event_body(ref, reason, message, warning))
         except Exception as error:  # whatever it was, the caller tries again
             metrics.EVENT_RETRIES.inc()
             logger.warning("could not post event %s for %s/%s (tried again later): %s",

@@ -168,9 +168,11 @@ class Tracker:
         self._follow: dict[tuple[Scope, JobKey], tuple[float, float]] = {}
         # When the last tick ended (time.monotonic()), well or not: liveness reads it.
         self.last_finished = time.monotonic()
-        # What lists (and events) read is written from here, while the next list is read.
+        # What lists (and events) read is written from here, while the next list is read:
+        # 32 at a time (a write is the transition's Event, then the status patch; 16 left
+        # the apiserver idle between them: bench/operator_scale.py's drain).
         self.writes: WriteQueue[tuple[Scope, str], _Write] = WriteQueue(
-            self._write, CONCURRENT_CALLS, _settled
+            self._write, 2 * CONCURRENT_CALLS, _settled
         )
         # Whether events bring the status now, and what to tell of the changes a list found
         # that no event had brought (controller/events.py sets both).

@@ -32,6 +32,7 @@ from kubernetes.client import ApiClient
 from sagemaker_operator.testing import processes
 from sagemaker_operator.testing.binaries import Binaries, ensure_binaries
 from sagemaker_operator.testing.pki import ControlPlanePKI, write_pki
+from sagemaker_operator.testing.waiting import wait_until
 
 _HOST = "127.0.0.1"
 _SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/16"
@@ -76,6 +77,14 @@ class KubeCluster:
         if check and process.returncode != 0:
             raise KubectlError(process.returncode, process.args, process.stdout, process.stderr)
         return process
+
+    def wait_established(self, crd: str, timeout: float = 60.0) -> None:
+        """Wait until the CRD named ``crd`` is Established. Polled, not `kubectl wait`: that
+        fails at once while a CRD just applied has no conditions yet."""
+        established = "jsonpath={.status.conditions[?(@.type=='Established')].status}"
+        wait_until(lambda: self.kubectl("get", "crd", crd, "-o", established,
+                                        check=False).stdout.strip() == "True",
+                   timeout=timeout, interval=0.2, description=f"CRD {crd} Established")  # fmt: skip
 
     def api_client(self) -> ApiClient:
         """A kubernetes-client ApiClient configured from this cluster's kubeconfig."""
