@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
 import logging
 import os
 import random
@@ -23,6 +21,7 @@ from sagemaker_operator.aws.gateway import (
     SageMakerGateway,
 )
 from sagemaker_operator.controller import handlers  # importing registers the handlers
+from sagemaker_operator.controller.allocator import fewer_malloc_arenas
 from sagemaker_operator.controller.runtime import Runtime
 from sagemaker_operator.kube import KubeApiError
 from sagemaker_operator.policy import Policy
@@ -31,26 +30,6 @@ from sagemaker_operator.settings import OperatorSettings
 
 class ConfigurationError(RuntimeError):
     pass
-
-
-# glibc's mallopt parameter for the number of malloc arenas (malloc.h).
-M_ARENA_MAX = -8
-MALLOC_ARENAS = 2
-
-
-def fewer_malloc_arenas() -> bool:
-    """Let glibc's malloc keep MALLOC_ARENAS arenas instead of one per thread that
-    allocates (up to 8 a core): the operator's threads (SageMaker calls, Kubernetes
-    calls) each grew an arena that was never given back, tens of MB in all (`make bench`
-    measures it). What MALLOC_ARENA_MAX=2 does, unless that is set; nothing without glibc."""
-    if os.environ.get("MALLOC_ARENA_MAX"):
-        return False
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name or "libc.so.6")
-        return bool(libc.mallopt(M_ARENA_MAX, MALLOC_ARENAS))
-    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
-        return False
 
 
 def run(settings: OperatorSettings) -> None:

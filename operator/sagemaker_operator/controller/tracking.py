@@ -43,6 +43,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sagemaker_operator import metrics
 from sagemaker_operator.aws.accounts import Account
 from sagemaker_operator.aws.errors import ASSUME_ROLE_FAILED, classify
+from sagemaker_operator.controller import allocator
 from sagemaker_operator.controller.followups import FollowUps
 from sagemaker_operator.controller.guard import CONCURRENT_CALLS
 from sagemaker_operator.controller.listing import Listing
@@ -131,6 +132,7 @@ class Tracker(Listing, FollowUps):
                 logger.exception("tracking tick failed; trying again next tick")
             self.last_finished = time.monotonic()
             metrics.TRACKER_LAST_TICK.set_to_current_time()
+            allocator.release_free_memory()  # what the tick's writes freed
             if standing_by:
                 await asyncio.sleep(self.interval())
             else:
