@@ -20,9 +20,10 @@ COPY operator/ operator/
 RUN /opt/venv/bin/pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
     && /opt/venv/bin/pip install --no-cache-dir --no-compile -c constraints.txt \
          "$(echo /wheels/sagemaker_operator-*.whl)[controller]"
-# What the operator never runs, removed (sizes measured with kubernetes 35, botocore 1.44):
-# - kubernetes/aio (68 MB): the client's asyncio twin; the operator uses kubernetes.client
-#   and kubernetes.config only (kopf has its own aiohttp client);
+# What the operator never runs, removed (sizes measured with kubernetes 37, botocore 1.44):
+# - the `kubernetes` package and what only it needs (about 75 MB): it is the kubectl
+#   plugin's; the operator's Kubernetes calls go through its own aiohttp client, and kopf
+#   logs in without it;
 # - botocore's models of the ~400 services it never calls (27 MB): only SageMaker, STS
 #   (the default policy's account) and CloudWatch Logs (the kubectl plugin) stay;
 # - the project's test platform, generator and demo (the CLI imports them lazily), and
@@ -31,7 +32,8 @@ RUN /opt/venv/bin/pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
 # those modules (this stage does not set PYTHONDONTWRITEBYTECODE): the root filesystem is
 # read-only at run time, so none is written there.
 RUN site=$(/opt/venv/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))') \
-    && rm -rf "$site/kubernetes/aio" \
+    && /opt/venv/bin/python -m pip uninstall --yes --quiet kubernetes aiohttp-retry \
+         charset-normalizer durationpy oauthlib requests requests-oauthlib websocket-client \
     && find "$site/botocore/data" -mindepth 1 -maxdepth 1 -type d \
          ! -name sagemaker ! -name sts ! -name logs -exec rm -rf {} + \
     && rm -rf "$site/sagemaker_operator/testing" "$site/sagemaker_operator/codegen" \
