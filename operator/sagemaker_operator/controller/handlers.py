@@ -104,7 +104,7 @@ async def stop(*, memo: Any, **_: Any) -> None:
     if configuration is not None:  # registered by this process: gone with it
         await memo.runtime.delete_webhook_configuration(configuration)
     await memo.runtime.flush_events()
-    await memo.runtime.kube.close()
+    await memo.runtime.close_kube()
     memo.runtime.gateway.close()
 
 

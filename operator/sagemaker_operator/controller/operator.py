@@ -69,6 +69,12 @@ def run(settings: OperatorSettings) -> None:
         priority=priority if settings.peering else None,
     )
     try:
+        # The credentials, read before kopf starts (never on the event loop): the pod's
+        # service account, else KUBECONFIG or ~/.kube/config.
+        runtime.connect()
+    except KubeApiError as error:
+        raise ConfigurationError(f"no Kubernetes credentials: {error.message}") from error
+    try:
         runtime.cluster_id = asyncio.run(_cluster_identity(runtime))
     except KubeApiError as error:
         raise ConfigurationError(
@@ -103,7 +109,7 @@ async def _cluster_identity(runtime: Runtime) -> str:
     try:
         return await runtime.cluster_identity()
     finally:
-        await runtime.kube.close()
+        await runtime.close_kube()
 
 
 def load_policy(settings: OperatorSettings, region: str) -> Policy:

@@ -113,6 +113,16 @@ class Runtime:
             self._kube = KubeClient(self.settings.kubernetes_timeout)
         return self._kube
 
+    def connect(self) -> KubeClient:
+        """The Kubernetes client, made now (its credentials read): KubeApiError when none
+        can be found."""
+        return self.kube
+
+    async def close_kube(self) -> None:
+        """Close the Kubernetes client's connections, if it was made."""
+        if self._kube is not None:
+            await self._kube.close()
+
     async def cluster_identity(self) -> str:
         """The cluster's identity: the setting, else the kube-system namespace's UID (no
         tenant can change it, and it lives as long as the cluster). Raises KubeApiError
