@@ -71,3 +71,31 @@ def test_deleting_running_jobs_it_created_sends_one_stop_each_and_nothing_else(
     ended = {job["TrainingJobStatus"] for job in
              sagemaker.list_training_jobs(MaxResults=100)["TrainingJobSummaries"]}  # fmt: skip
     assert ended == {"Stopped"}
+
+
+def test_stops_sagemaker_throttles_are_retried_until_each_job_is_stopped_once(
+    kube_cluster: KubeCluster, namespace: str, emulator: Emulator,
+    operator_process: OperatorProcess,
+) -> None:  # fmt: skip
+    """The stop limit is only a ceiling: when SageMaker throttles StopTrainingJob (half the
+    calls here), botocore's adaptive retry mode slows the stops down and retries them, and
+    every job is still stopped by exactly one accepted call."""
+    control = EmulatorControl(emulator.endpoint_url)
+    control.set_profile("fast", {"Starting": 0.1, "Downloading": 0.1, "Training": 600})
+    kube_cluster.kubectl("apply", "-n", namespace, "-f", "-", input=manifests(JOBS))
+    wait_until(lambda: set(statuses(kube_cluster, namespace).values()) == {"InProgress"},
+               timeout=60, description=f"{JOBS} jobs InProgress\n"
+               f"{operator_process.output()}")  # fmt: skip
+    control.set_faults(throttle_rate=0.5, throttle_operations=["StopTrainingJob"])
+
+    kube_cluster.kubectl("delete", "trainingjobs", "--all", "-n", namespace, "--wait=false")
+    wait_until(lambda: not statuses(kube_cluster, namespace), timeout=120,
+               description=f"every resource gone\n{operator_process.output()}")  # fmt: skip
+
+    stops = control.stats()["outcomes"]["StopTrainingJob"]
+    assert stops["ok"] == JOBS, stops
+    assert stops.get("ThrottlingException", 0) > 0, stops  # the fault did bite
+    sagemaker = emulator.sagemaker_client()
+    ended = {job["TrainingJobStatus"] for job in
+             sagemaker.list_training_jobs(MaxResults=100)["TrainingJobSummaries"]}  # fmt: skip
+    assert ended == {"Stopped"}

@@ -67,15 +67,17 @@ class _Stopping:
     name: str
     account: Account
 
-    async def stop(self, arn: str) -> bool:
-        """Send the stop (once: remembered, the tracker hurried, said) and wait for the end
-        from the tracker; whether it ended within END_WAIT."""
+    async def stop(self, arn: str, *, tracked: bool) -> bool:
+        """Send the stop (once: remembered, said) and, for a job the tracker follows (its
+        ARN in the resource's status), wait for the end from the tracker, hurried: whether
+        it ended within END_WAIT. A job the tracker does not follow (found by its name) is
+        described again by the caller."""
         runtime = self.runtime
         await runtime.gateway.stop_training_job(self.region, self.name, account=self.account)
         runtime.stops_sent.add(owned_pair(self.ref.uid, arn))
         await runtime.event(self.ref, "Stopping",
                             f"stopping training job {self.name} in {self.region}")  # fmt: skip
-        return await ended(runtime, arn.lower(), self.ref.uid)
+        return tracked and await ended(runtime, arn.lower(), self.ref.uid)
 
     def refused(self, failure: AwsError, call: str) -> None:
         """kopf.TemporaryError for an outage or throttling (botocore retried already): the
@@ -148,7 +150,7 @@ async def _known(stopping: _Stopping, job: JobArn) -> bool:
     if pair not in runtime.owned or not accounts.holds(stopping.account, job.arn):
         return False
     try:
-        return await stopping.stop(job.arn)
+        return await stopping.stop(job.arn, tracked=True)
     except (ClientError, BotoCoreError) as error:
         failure = classify(error)
         if failure.not_found:
@@ -182,7 +184,7 @@ async def _describe_and_stop(stopping: _Stopping, job: JobArn | None) -> None:
             return
         if job_status == "InProgress":
             call = "StopTrainingJob"
-            if await stopping.stop(arn):
+            if await stopping.stop(arn, tracked=job is not None):
                 return
             sent = "StopTrainingJob sent"
         else:
