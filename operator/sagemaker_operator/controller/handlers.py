@@ -21,6 +21,7 @@ from sagemaker_operator.controller.runtime import ResourceRef, Runtime
 from sagemaker_operator.controller.tracked import tracked_from
 from sagemaker_operator.controller.tracking import Tracker
 from sagemaker_operator.controller.update import update_job
+from sagemaker_operator.kube import connection_info
 
 RESOURCE = (GROUP, VERSION, PLURAL)
 
@@ -68,6 +69,13 @@ async def start(*, settings: kopf.OperatorSettings, memo: Any, **kwargs: Any) ->
         memo.tracking.events_flowing = memo.consumer.flowing
         memo.tracking.events_missed = memo.consumer.missed
         memo.events = asyncio.create_task(memo.consumer.run(kwargs["inflight"]), name="events")
+
+
+@kopf.on.login()
+def login(**_: Any) -> kopf.ConnectionInfo:
+    """kopf's credentials, found as the operator's own client finds them (kube/client.py):
+    in a pod, the apiserver at KUBERNETES_SERVICE_HOST, no cluster DNS needed."""
+    return connection_info()
 
 
 @kopf.on.probe(id="tracker")

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -40,12 +42,19 @@ class KubeApiError(Exception):
 
 
 def connection_info() -> kopf.ConnectionInfo:
-    """The apiserver and credentials, as kopf logs in without a client library: the pod's
-    service account, else KUBECONFIG or ~/.kube/config."""
+    """The apiserver and credentials: in a pod, its service account's token and CA, and
+    the apiserver at KUBERNETES_SERVICE_HOST and _PORT (as the official clients find it:
+    no cluster DNS needed, where kopf's own minimal login names kubernetes.default.svc);
+    else KUBECONFIG or ~/.kube/config, as kopf reads it. kopf logs in with this too
+    (controller/handlers.py), so both clients reach the apiserver the same way."""
     settings = kopf.OperatorSettings()
-    info = kopf.login_with_service_account(settings=settings) or kopf.login_with_kubeconfig(
-        settings=settings
-    )
+    info = kopf.login_with_service_account(settings=settings)
+    host, port = os.environ.get("KUBERNETES_SERVICE_HOST"), os.environ.get(
+        "KUBERNETES_SERVICE_PORT")  # fmt: skip
+    if info is not None and host and port:
+        address = f"[{host}]" if ":" in host else host  # an IPv6 address
+        info = dataclasses.replace(info, server=f"https://{address}:{port}")
+    info = info or kopf.login_with_kubeconfig(settings=settings)
     if info is None:
         raise KubeApiError(0, "NoCredentials", "neither a service account token nor a "
                            "kubeconfig (KUBECONFIG, ~/.kube/config) was found")  # fmt: skip
