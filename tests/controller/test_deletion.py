@@ -46,31 +46,45 @@ def manifests(count: int) -> str:
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
 
 
+def running_jobs(cluster: KubeCluster, namespace: str, emulator: Emulator,
+                 operator: OperatorProcess) -> EmulatorControl:  # fmt: skip
+    """JOBS jobs applied and InProgress (training for 10 minutes); the emulator's controls."""
+    control = EmulatorControl(emulator.endpoint_url)
+    control.set_profile("fast", {"Starting": 0.1, "Downloading": 0.1, "Training": 600})
+    cluster.kubectl("apply", "-n", namespace, "-f", "-", input=manifests(JOBS))
+    wait_until(lambda: set(statuses(cluster, namespace).values()) == {"InProgress"},
+               timeout=60, description=f"{JOBS} jobs InProgress\n{operator.output()}")  # fmt: skip
+    return control
+
+
+def delete_all(cluster: KubeCluster, namespace: str, operator: OperatorProcess,
+               timeout: float) -> None:  # fmt: skip
+    """Every resource deleted at once, and gone within ``timeout`` seconds."""
+    cluster.kubectl("delete", "trainingjobs", "--all", "-n", namespace, "--wait=false")
+    wait_until(lambda: not statuses(cluster, namespace), timeout=timeout,
+               description=f"every resource gone\n{operator.output()}")  # fmt: skip
+
+
+def job_statuses(emulator: Emulator) -> set[str]:
+    listed = emulator.sagemaker_client().list_training_jobs(MaxResults=100)
+    return {job["TrainingJobStatus"] for job in listed["TrainingJobSummaries"]}
+
+
 def test_deleting_running_jobs_it_created_sends_one_stop_each_and_nothing_else(
     kube_cluster: KubeCluster, namespace: str, emulator: Emulator,
     operator_process: OperatorProcess,
 ) -> None:  # fmt: skip
-    control = EmulatorControl(emulator.endpoint_url)
-    control.set_profile("fast", {"Starting": 0.1, "Downloading": 0.1, "Training": 600})
-    kube_cluster.kubectl("apply", "-n", namespace, "-f", "-", input=manifests(JOBS))
-    wait_until(lambda: set(statuses(kube_cluster, namespace).values()) == {"InProgress"},
-               timeout=60, description=f"{JOBS} jobs InProgress\n"
-               f"{operator_process.output()}")  # fmt: skip
+    control = running_jobs(kube_cluster, namespace, emulator, operator_process)
     before = control.stats()["calls"]
 
-    kube_cluster.kubectl("delete", "trainingjobs", "--all", "-n", namespace, "--wait=false")
-    wait_until(lambda: not statuses(kube_cluster, namespace), timeout=60,
-               description=f"every resource gone\n{operator_process.output()}")  # fmt: skip
+    delete_all(kube_cluster, namespace, operator_process, timeout=60)
 
     after = control.stats()["calls"]
     made = {operation: after.get(operation, 0) - before.get(operation, 0) for operation in after}
     assert made.get("StopTrainingJob") == JOBS, made
     assert made.get("ListTags", 0) == 0, made
     assert made.get("DescribeTrainingJob", 0) == 0, made
-    sagemaker = emulator.sagemaker_client()
-    ended = {job["TrainingJobStatus"] for job in
-             sagemaker.list_training_jobs(MaxResults=100)["TrainingJobSummaries"]}  # fmt: skip
-    assert ended == {"Stopped"}
+    assert job_statuses(emulator) == {"Stopped"}
 
 
 def test_stops_sagemaker_throttles_are_retried_until_each_job_is_stopped_once(
@@ -80,22 +94,12 @@ def test_stops_sagemaker_throttles_are_retried_until_each_job_is_stopped_once(
     """The stop limit is only a ceiling: when SageMaker throttles StopTrainingJob (half the
     calls here), botocore's adaptive retry mode slows the stops down and retries them, and
     every job is still stopped by exactly one accepted call."""
-    control = EmulatorControl(emulator.endpoint_url)
-    control.set_profile("fast", {"Starting": 0.1, "Downloading": 0.1, "Training": 600})
-    kube_cluster.kubectl("apply", "-n", namespace, "-f", "-", input=manifests(JOBS))
-    wait_until(lambda: set(statuses(kube_cluster, namespace).values()) == {"InProgress"},
-               timeout=60, description=f"{JOBS} jobs InProgress\n"
-               f"{operator_process.output()}")  # fmt: skip
+    control = running_jobs(kube_cluster, namespace, emulator, operator_process)
     control.set_faults(throttle_rate=0.5, throttle_operations=["StopTrainingJob"])
 
-    kube_cluster.kubectl("delete", "trainingjobs", "--all", "-n", namespace, "--wait=false")
-    wait_until(lambda: not statuses(kube_cluster, namespace), timeout=120,
-               description=f"every resource gone\n{operator_process.output()}")  # fmt: skip
+    delete_all(kube_cluster, namespace, operator_process, timeout=120)
 
     stops = control.stats()["outcomes"]["StopTrainingJob"]
     assert stops["ok"] == JOBS, stops
     assert stops.get("ThrottlingException", 0) > 0, stops  # the fault did bite
-    sagemaker = emulator.sagemaker_client()
-    ended = {job["TrainingJobStatus"] for job in
-             sagemaker.list_training_jobs(MaxResults=100)["TrainingJobSummaries"]}  # fmt: skip
-    assert ended == {"Stopped"}
+    assert job_statuses(emulator) == {"Stopped"}
