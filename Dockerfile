@@ -2,45 +2,33 @@
 # builds it with podman on a base image made from Debian packages when no registry can be
 # reached: PYTHON_IMAGE is the one switch).
 #
-# Two stages: the first installs the project's wheel and its dependencies into a virtual
-# environment and strips from it what the operator never imports; the second is the same
-# Python base with only that environment copied in, so no build tool, compiler, pip or test
-# code reaches the final image. Every dependency ships manylinux wheels; nothing is compiled.
+# Two stages: the first installs the operator's wheel (the package holds only what runs in
+# production: the emulator and the lab are packages of their own) and its controller's
+# dependencies into a virtual environment; the second is the same Python base with only
+# that environment copied in, so no build tool, compiler, pip or test code reaches the
+# final image, and nothing has to be deleted on the way. Every dependency ships manylinux
+# wheels; nothing is compiled.
 
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
 WORKDIR /src
-RUN python -m venv /opt/venv
+# pip lives in a tools environment; the operator's environment never has pip or
+# setuptools (pip --python installs into it from outside).
+RUN python -m venv /opt/tools && python -m venv --without-pip /opt/venv
 COPY pyproject.toml README.md constraints.txt ./
 COPY operator/ operator/
 # --no-compile: bytecode only for what production imports (the last step below).
 # constraints.txt pins every dependency (`make lock`): the botocore the models were
-# generated from, and the same kopf, kubernetes and pydantic in every build.
-RUN /opt/venv/bin/pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
-    && /opt/venv/bin/pip install --no-cache-dir --no-compile -c constraints.txt \
-         "$(echo /wheels/sagemaker_operator-*.whl)[controller]"
-# What the operator never runs, removed (sizes measured with kubernetes 37, botocore 1.44):
-# - the `kubernetes` package and what only it needs (about 75 MB): it is the kubectl
-#   plugin's; the operator's Kubernetes calls go through its own aiohttp client, and kopf
-#   logs in without it;
-# - botocore's models of the ~400 services it never calls (27 MB): only SageMaker, STS
-#   (the default policy's account) and CloudWatch Logs (the kubectl plugin) stay;
-# - the project's test platform, generator and demo (the CLI imports them lazily), and
-#   pip and setuptools themselves.
-# Then one import of what `sagemaker-operator run` loads writes the bytecode of exactly
-# those modules (this stage does not set PYTHONDONTWRITEBYTECODE): the root filesystem is
+# generated from, and the same kopf, aiohttp and pydantic in every build. The [controller]
+# extra is the controller's; the kubectl plugin's `kubernetes` ([kubectl]) stays out.
+RUN /opt/tools/bin/pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
+    && /opt/tools/bin/pip --python /opt/venv/bin/python install --no-cache-dir --no-compile \
+         -c constraints.txt "$(echo /wheels/sagemaker_operator-*.whl)[controller]"
+# One import of what `sagemaker-operator run` loads writes the bytecode of exactly those
+# modules (this stage does not set PYTHONDONTWRITEBYTECODE): the root filesystem is
 # read-only at run time, so none is written there.
-RUN site=$(/opt/venv/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))') \
-    && /opt/venv/bin/python -m pip uninstall --yes --quiet kubernetes aiohttp-retry \
-         charset-normalizer durationpy oauthlib requests requests-oauthlib websocket-client \
-    && find "$site/botocore/data" -mindepth 1 -maxdepth 1 -type d \
-         ! -name sagemaker ! -name sts ! -name logs -exec rm -rf {} + \
-    && rm -rf "$site/sagemaker_operator/testing" "$site/sagemaker_operator/codegen" \
-         "$site/sagemaker_operator/demo.py" \
-    && /opt/venv/bin/python -m pip uninstall --yes --quiet pip setuptools \
-    && /opt/venv/bin/python -c \
-         'import sagemaker_operator.cli, sagemaker_operator.controller.operator' \
+RUN /opt/venv/bin/python -c 'import sagemaker_operator.cli, sagemaker_operator.controller.operator' \
     && /opt/venv/bin/sagemaker-operator run --help >/dev/null \
     && cp /etc/passwd /etc/group /src/ \
     && echo 'nonroot:x:65532:65532:sagemaker-operator:/nonexistent:/usr/sbin/nologin' >> /src/passwd \

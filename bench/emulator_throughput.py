@@ -1,6 +1,6 @@
 """How many SageMaker requests per second the emulator answers on this machine.
 
-The emulator runs in its own process (as ``sagemaker-operator emulator``); real boto3
+The emulator runs in its own process (as ``sagemaker-emulator``); real boto3
 clients in this process send a mix of DescribeTrainingJob, ListTrainingJobs and
 CreateTrainingJob from several threads for a fixed time. Run: ``make bench-emulator``.
 """
@@ -34,7 +34,7 @@ def main() -> None:
     arguments = parser.parse_args()
 
     server = subprocess.Popen(
-        [sys.executable, "-m", "sagemaker_operator", "emulator", "--port", "0",
+        [sys.executable, "-m", "sagemaker_emulator", "--port", "0",
          "--profile", "realistic"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip

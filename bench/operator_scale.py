@@ -74,12 +74,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench import report
 from bench.status_writes import raw_capacity
+from sagemaker_lab import Emulator, EmulatorControl, KubeCluster, wait_until
+from sagemaker_lab.binaries import ETCD_VERSION, KUBERNETES_VERSION
+from sagemaker_lab.controlplane import LocalControlPlane
+from sagemaker_lab.operator import OperatorProcess, operator_environment
 from sagemaker_operator.api import GROUP, PLURAL, VERSION
 from sagemaker_operator.api import manifests as api_manifests
-from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
-from sagemaker_operator.testing.binaries import ETCD_VERSION, KUBERNETES_VERSION
-from sagemaker_operator.testing.controlplane import LocalControlPlane
-from sagemaker_operator.testing.operator import OperatorProcess, operator_environment
 
 RESULTS = Path(__file__).parent / "results"
 SPEC = {

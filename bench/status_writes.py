@@ -30,9 +30,9 @@ from typing import Any
 import aiohttp
 import yaml
 
+from sagemaker_lab import KubeCluster
+from sagemaker_lab.controlplane import LocalControlPlane
 from sagemaker_operator.api import PLURAL, VERSION
-from sagemaker_operator.testing import KubeCluster
-from sagemaker_operator.testing.controlplane import LocalControlPlane
 
 SPEC = {
     "roleArn": "arn:aws:iam::123456789012:role/SageMakerRole",

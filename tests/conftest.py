@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from sagemaker_lab import Emulator, KubeCluster
+from sagemaker_lab.codegen import CRD_FILE, POLICY_FILE
+from sagemaker_lab.operator import OperatorProcess, operator_environment
 from sagemaker_operator.aws import servicemodel
-from sagemaker_operator.codegen import CRD_FILE, POLICY_FILE
-from sagemaker_operator.testing import Emulator, KubeCluster
-from sagemaker_operator.testing.emulator.future import write_future_model
-from sagemaker_operator.testing.operator import OperatorProcess, operator_environment
 
-pytest_plugins = ["sagemaker_operator.testing.pytest_plugin"]
+pytest_plugins = ["sagemaker_emulator.pytest_plugin", "sagemaker_lab.pytest_plugin"]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,11 +58,10 @@ def operator_process(
 
 
 @pytest.fixture
-def future_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """AWS_DATA_PATH with a SageMaker model newer than botocore's (members AWS added)."""
-    folder = write_future_model(tmp_path / "future-model")
-    monkeypatch.setenv("AWS_DATA_PATH", str(folder))
-    servicemodel.forget()  # this process's clients load the newer model from now on
-    yield folder
+def future_model(future_model: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The emulator plugin's newer SageMaker model, which this process's operator-side code
+    (its shared model loader) reads from now on too."""
+    servicemodel.forget()
+    yield future_model
     monkeypatch.delenv("AWS_DATA_PATH")
     servicemodel.forget()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sagemaker_operator.testing import KubeCluster
+from sagemaker_lab import KubeCluster
 from tests.api.manifests import manifest, typical_spec
 
 

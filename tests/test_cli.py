@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_the_demo_runs_every_example_to_its_expected_end() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "sagemaker_operator", "demo"],
+        [sys.executable, "-m", "sagemaker_lab", "demo"],
         capture_output=True, text=True, timeout=300, check=False, cwd=ROOT,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
@@ -33,19 +34,33 @@ def test_the_demo_runs_every_example_to_its_expected_end() -> None:
     assert "every example ended as expected" in result.stdout
 
 
-def test_the_command_reports_its_version_and_lists_its_subcommands() -> None:
+@pytest.mark.parametrize(
+    ("module", "program", "commands", "not_there"),
+    [
+        ("sagemaker_operator", "sagemaker-operator", ("run", "crd"),
+         ("cluster", "emulator", "demo", "generate")),
+        ("sagemaker_lab", "sagemaker-lab",
+         ("cluster", "emulator", "image", "demo", "generate", "lock", "release"), ("run",)),
+    ],
+)  # fmt: skip
+def test_each_command_reports_its_version_and_lists_its_own_subcommands_only(
+    module: str, program: str, commands: tuple[str, ...], not_there: tuple[str, ...]
+) -> None:
     version = subprocess.run(
-        [sys.executable, "-m", "sagemaker_operator", "--version"],
+        [sys.executable, "-m", module, "--version"],
         capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
-    assert version.stdout.strip() == f"sagemaker-operator {__version__}"
+    assert version.stdout.strip() == f"{program} {__version__}"
     usage = subprocess.run(
-        [sys.executable, "-m", "sagemaker_operator"],
+        [sys.executable, "-m", module],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert usage.returncode == 2
-    for command in ("cluster", "emulator", "demo", "run", "crd", "generate"):
-        assert command in usage.stdout
+    listed = re.findall(r"^    (\w+)", usage.stdout.split("commands:")[1], re.MULTILINE)
+    for command in commands:
+        assert command in listed
+    for command in not_there:
+        assert command not in listed
 
 
 def test_the_crd_command_prints_the_committed_crd_and_its_policy() -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from sagemaker_operator.testing.lock import generator_pins
+from sagemaker_lab.lock import LAB_PYPROJECT, generator_pins
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -120,30 +120,53 @@ def _normal(name: str) -> str:
 
 def test_the_image_installs_exactly_the_pinned_dependencies() -> None:
     """The Dockerfile installs with -c constraints.txt: every build runs the same botocore
-    (the one the models were generated from), kopf, kubernetes and pydantic."""
+    (the one the models were generated from), kopf, aiohttp and pydantic."""
     text = DOCKERFILE.read_text()
     assert "constraints.txt" in re.search(r"COPY [^\n]*", text)[0]  # type: ignore[index]
-    assert re.search(r"pip install [^\n]*-c constraints\.txt", text)
+    assert re.search(r"pip [^\n]*install [^\n]*\s+-c constraints\.txt", re.sub(r"\\\n", " ", text))
     assert "[controller]" in text  # the controller's dependencies, which the plugin does without
 
 
 def test_the_lock_pins_every_runtime_dependency_and_the_generators_botocore() -> None:
     pinned = pins()
-    for line in generator_pins((ROOT / "pyproject.toml").read_text()):
+    for line in generator_pins((ROOT / LAB_PYPROJECT).read_text()):
         name, _, version = line.partition("==")
-        assert pinned[_normal(name)] == version, f"{name} in constraints.txt is not the dev pin"
-    # Every distribution the image's operator needs, transitively: the project with its
-    # [controller] extra, its dependencies without theirs.
+        assert pinned[_normal(name)] == version, f"{name} in constraints.txt is not the lab's pin"
+    # Every distribution the image's operator and the plugin need, transitively: the project
+    # with its [controller] and [kubectl] extras, its dependencies without theirs.
     wanted, seen = ["sagemaker-operator"], set()
     while wanted:
         name = _normal(wanted.pop())
         if name in seen:
             continue
         seen.add(name)
-        extra = "controller" if name == "sagemaker-operator" else ""
+        extras = ("controller", "kubectl") if name == "sagemaker-operator" else ("",)
         for requirement in metadata.requires(name) or []:
             parsed = Requirement(requirement)
-            if parsed.marker is None or parsed.marker.evaluate({"extra": extra}):
+            if parsed.marker is None or any(
+                parsed.marker.evaluate({"extra": extra}) for extra in extras
+            ):
                 wanted.append(parsed.name)
     missing = sorted(seen - {"sagemaker-operator"} - set(pinned))
     assert not missing, f"constraints.txt lacks {missing}: run `make lock`"
+
+
+def test_the_wheel_holds_the_operator_alone(wheel: Path) -> None:
+    """The emulator and the lab are packages of their own: the operator's wheel (what the
+    image and the plugin install) carries no test platform, generator or demo."""
+    with zipfile.ZipFile(wheel) as archive:
+        packages = {name.split("/")[0] for name in archive.namelist()
+                    if not name.split("/")[0].endswith(".dist-info")}  # fmt: skip
+        names = archive.namelist()
+    assert packages == {"sagemaker_operator"}
+    assert not [name for name in names if "/testing/" in name or "/codegen/" in name
+                or name.endswith("/demo.py")]  # fmt: skip
+
+
+def test_the_image_is_built_without_a_deletion_step() -> None:
+    """What the image holds is what the operator's package and its [controller] extra
+    install: no step removes a package, a module or a model after the fact."""
+    runs = " ".join(argument for instruction, argument in instructions(DOCKERFILE.read_text())
+                    if instruction == "RUN")  # fmt: skip
+    for deletion in ("rm ", "uninstall", "-delete", "-exec rm"):
+        assert deletion not in runs

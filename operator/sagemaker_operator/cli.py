@@ -1,6 +1,5 @@
-"""The ``sagemaker-operator`` command line: ``run`` and ``crd`` everywhere, and where the test
-platform is installed (not in the image) the development commands of
-``sagemaker_operator.testing.commands``."""
+"""The ``sagemaker-operator`` command line: ``run`` (the controller) and ``crd`` (its CRD and
+admission policy). The development commands are the lab's (``sagemaker-lab``)."""
 
 from __future__ import annotations
 
@@ -23,24 +22,13 @@ if TYPE_CHECKING:
 CONTROLLER_EXTRA = "pip install 'sagemaker-operator[controller]'"
 
 
-def _development() -> ModuleType | None:
-    """The test platform's commands, when it is installed (the image strips it)."""
-    try:
-        from sagemaker_operator.testing import commands  # noqa: PLC0415
-    except ModuleNotFoundError:
-        return None
-    return commands
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     given = list(sys.argv[1:] if argv is None else argv)
-    # `run` loads no more than it runs: neither the test platform's commands nor, through
-    # them, the `kubernetes` package (controller_modules).
-    running = given[:1] == ["run"]
-    if running:
+    # `run` loads no more than it runs: not the `kubernetes` package (controller_modules).
+    if given[:1] == ["run"]:
         with contextlib.suppress(ModuleNotFoundError):  # without the extra: said below
             controller_modules()
-    parser = _parser(development=None if running else _development())
+    parser = _parser()
     arguments = parser.parse_args(given)
     if not hasattr(arguments, "run"):
         parser.print_help()
@@ -50,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return result
 
 
-def _parser(development: ModuleType | None = None) -> argparse.ArgumentParser:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sagemaker-operator",
         description="Run Amazon SageMaker training jobs from Kubernetes TrainingJob resources.",
@@ -72,9 +60,6 @@ def _parser(development: ModuleType | None = None) -> argparse.ArgumentParser:
         "crd", help=("print the TrainingJob CRD and its admission policy (kubectl apply -f -)")
     )
     crd.set_defaults(run=_print_crd)
-
-    if development is not None:  # not in the operator's image
-        development.add_commands(commands)
     return parser
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
-from sagemaker_operator.codegen.crd import lower_first
+from sagemaker_lab.codegen.crd import lower_first
 
 API_VERSION = "sagemaker-operator.dev/v1alpha1"
 

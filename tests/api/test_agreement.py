@@ -25,10 +25,9 @@ from hypothesis import strategies as st
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from sagemaker_operator import codegen
+from sagemaker_lab import KubeCluster, codegen
 from sagemaker_operator.api import GROUP, PLURAL, VERSION, trainingjob
 from sagemaker_operator.aws.servicemodel import compiled_pattern, validate_request
-from sagemaker_operator.testing import KubeCluster
 from tests.api.manifests import manifest, to_spec
 
 pytestmark = pytest.mark.cluster

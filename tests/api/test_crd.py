@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sagemaker_operator.testing import KubeCluster
+from sagemaker_lab import KubeCluster
 from tests.api.manifests import manifest, typical_spec
 
 pytestmark = pytest.mark.cluster

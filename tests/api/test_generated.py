@@ -9,9 +9,9 @@ import botocore
 import pytest
 import yaml
 
-from sagemaker_operator import codegen
-from sagemaker_operator.codegen import crd, patterns
-from sagemaker_operator.codegen.docs import describe
+from sagemaker_lab import codegen
+from sagemaker_lab.codegen import crd, patterns
+from sagemaker_lab.codegen.docs import describe
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,9 +7,9 @@ import datetime
 import pytest
 from pydantic import ValidationError
 
+from sagemaker_emulator.samples import typical
 from sagemaker_operator.api import trainingjob
 from tests.api.manifests import typical_spec
-from tests.emulator.requests import typical
 
 
 def test_a_spec_becomes_the_boto3_request_with_api_names_and_map_keys_untouched() -> None:

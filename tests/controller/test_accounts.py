@@ -16,12 +16,12 @@ import boto3
 import pytest
 import yaml
 
-from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
-from sagemaker_operator.testing.operator import OperatorProcess, operator_environment
+from sagemaker_emulator.samples import typical
+from sagemaker_lab import Emulator, EmulatorControl, KubeCluster, wait_until
+from sagemaker_lab.operator import OperatorProcess, operator_environment
 from tests.api.manifests import manifest
 from tests.controller.test_crashes import kill_at_random_moments
 from tests.controller.test_metrics import scrape
-from tests.emulator.requests import typical
 from tests.kube import arn, condition, stalled, trainingjob, trainingjobs
 
 pytestmark = pytest.mark.cluster

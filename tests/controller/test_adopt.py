@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 import yaml
 
+from sagemaker_emulator.samples import typical
+from sagemaker_lab import Emulator, EmulatorControl, KubeCluster, wait_until
+from sagemaker_lab.operator import OperatorProcess
 from sagemaker_operator.kubectl import adopt
-from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
-from sagemaker_operator.testing.operator import OperatorProcess
 from tests.controller.test_crashes import kill_at_random_moments
 from tests.controller.test_lifecycle import apply, conditions, events, gone, resource
-from tests.emulator.requests import typical
 from tests.kube import arn, condition, job_name, stalled, trainingjobs
 from tests.kubectl.test_plugin import kubectl_sagemaker
 

@@ -1,6 +1,6 @@
 """The operator against AWS as it really behaves and tenants who push: errors that pass,
 tags that lag, jobs that are not the resource's, and names reused. Each test turns on the
-emulator switch it needs (docs/emulator.md, "The emulator's switches")."""
+emulator switch it needs (emulator/README.md, "The emulator's switches")."""
 
 from __future__ import annotations
 
@@ -13,17 +13,17 @@ from typing import Any, TypeVar
 
 import pytest
 
+from sagemaker_emulator.samples import typical
+from sagemaker_lab import Emulator, EmulatorControl, KubeCluster, wait_until
+from sagemaker_lab.operator import OperatorProcess, operator_environment
 from sagemaker_operator.aws.gateway import SageMakerGateway
 from sagemaker_operator.controller.requests import UID_TAG, Owner, default_job_name
 from sagemaker_operator.controller.runtime import ResourceRef, Runtime
 from sagemaker_operator.kube import KubeApiError, KubeClient
 from sagemaker_operator.policy import Policy
 from sagemaker_operator.settings import OperatorSettings
-from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
-from sagemaker_operator.testing.operator import OperatorProcess, operator_environment
 from tests.api.manifests import manifest, typical_spec
 from tests.controller.test_lifecycle import apply, conditions, events, gone, resource
-from tests.emulator.requests import typical
 
 T = TypeVar("T")
 

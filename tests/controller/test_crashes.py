@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from sagemaker_lab import Emulator, EmulatorControl, KubeCluster, wait_until
+from sagemaker_lab.operator import OperatorProcess
 from sagemaker_operator.controller.requests import Owner, default_job_name
-from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
-from sagemaker_operator.testing.operator import OperatorProcess
 from tests.api.manifests import manifest
 from tests.kube import trainingjobs
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
-from sagemaker_operator.testing.operator import OperatorProcess
+from sagemaker_lab import Emulator, EmulatorControl, KubeCluster, wait_until
+from sagemaker_lab.operator import OperatorProcess
 from tests.controller.test_lifecycle import EXAMPLES
 
 pytestmark = pytest.mark.cluster

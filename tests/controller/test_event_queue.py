@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
+from sagemaker_lab import Emulator
 from sagemaker_operator.aws.events import EventQueue
-from sagemaker_operator.testing import Emulator
 
 
 def test_more_than_ten_messages_are_deleted_in_batches_of_ten(

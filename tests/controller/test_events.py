@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from sagemaker_emulator.samples import typical
+from sagemaker_lab import Emulator, EmulatorControl, KubeCluster, wait_until
+from sagemaker_lab.operator import OperatorProcess, operator_environment
 from sagemaker_operator.controller.requests import UID_TAG
-from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
-from sagemaker_operator.testing.operator import OperatorProcess, operator_environment
-from tests.emulator.requests import typical
 from tests.kube import apply_jobs, job_statuses, trainingjobs
 
 pytestmark = pytest.mark.cluster

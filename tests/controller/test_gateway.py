@@ -9,9 +9,10 @@ import tracemalloc
 import pytest
 from botocore.exceptions import ClientError
 
-from sagemaker_operator.aws.gateway import RateLimits, SageMakerGateway
+from sagemaker_lab import Emulator, EmulatorControl
+from sagemaker_operator.aws.gateway import SageMakerGateway
+from sagemaker_operator.aws.rates import RateLimits
 from sagemaker_operator.policy import Policy
-from sagemaker_operator.testing import Emulator, EmulatorControl
 
 ROLE = "arn:aws:iam::222222222222:role/sagemaker-operator/team-a"
 REGION = "us-east-1"

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
+from sagemaker_lab import Emulator, EmulatorControl, KubeCluster, wait_until
+from sagemaker_lab.operator import OperatorProcess
 from sagemaker_operator.api.trainingjob import Spec
 from sagemaker_operator.controller.requests import Owner, create_request
-from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
-from sagemaker_operator.testing.operator import OperatorProcess
 from tests.kube import job_name
 
 pytestmark = pytest.mark.cluster

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
-from sagemaker_operator.testing.operator import OperatorProcess, operator_environment
+from sagemaker_lab import Emulator, EmulatorControl, KubeCluster, wait_until
+from sagemaker_lab.operator import OperatorProcess, operator_environment
 from tests.api.manifests import manifest
 from tests.kube import trainingjobs
 

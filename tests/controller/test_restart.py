@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from sagemaker_lab import Emulator, EmulatorControl, KubeCluster, wait_until
+from sagemaker_lab.operator import OperatorProcess
 from sagemaker_operator.api import GROUP, PLURAL, VERSION
 from sagemaker_operator.controller.requests import UID_TAG
-from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
-from sagemaker_operator.testing.operator import OperatorProcess
 from tests.api.manifests import manifest
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]

@@ -15,15 +15,16 @@ from typing import Any
 import kubernetes
 import pytest
 
-from sagemaker_operator.aws.gateway import RateLimits, SageMakerGateway
+from sagemaker_emulator.samples import typical
+from sagemaker_lab import Emulator, EmulatorControl, wait_until
+from sagemaker_operator.aws.gateway import SageMakerGateway
+from sagemaker_operator.aws.rates import RateLimits
 from sagemaker_operator.controller.requests import UID_TAG
 from sagemaker_operator.controller.runtime import ResourceRef, Runtime
 from sagemaker_operator.controller.tracked import Tracked, tracked_from
 from sagemaker_operator.controller.tracking import Tracker
 from sagemaker_operator.policy import Policy
 from sagemaker_operator.settings import OperatorSettings
-from sagemaker_operator.testing import Emulator, EmulatorControl, wait_until
-from tests.emulator.requests import typical
 
 REGION = "us-east-1"
 

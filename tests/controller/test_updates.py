@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
-from sagemaker_operator.testing.operator import OperatorProcess
+from sagemaker_lab import Emulator, EmulatorControl, KubeCluster, wait_until
+from sagemaker_lab.operator import OperatorProcess
 from tests.controller.test_lifecycle import apply, conditions, events, resource
 from tests.kube import arn, condition, stalled
 

@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from sagemaker_operator.testing import (
+from sagemaker_lab import (
     BinariesError,
     ControlPlaneError,
     LocalControlPlane,
     ensure_binaries,
     wait_until,
 )
-from sagemaker_operator.testing.binaries import build_kubernetes, find_go
-from sagemaker_operator.testing.processes import PortInUseError, pid_alive
+from sagemaker_lab.binaries import build_kubernetes, find_go
+from sagemaker_lab.processes import PortInUseError, pid_alive
 
 pytestmark = [pytest.mark.cluster, pytest.mark.local_only]
 
@@ -56,7 +56,7 @@ def test_children_die_with_a_killed_parent(tmp_path: Path) -> None:
     script = textwrap.dedent(f"""
         import json, sys, threading
         from pathlib import Path
-        from sagemaker_operator.testing import LocalControlPlane
+        from sagemaker_lab import LocalControlPlane
         control_plane = LocalControlPlane(state_dir=Path({str(tmp_path)!r}))
         control_plane.start()
         print(json.dumps(control_plane.pids), flush=True)
@@ -164,7 +164,7 @@ def test_a_binary_that_dies_on_start_shows_its_log(broken_etcd: Path) -> None:
 
 def test_the_cli_starts_the_control_plane_in_the_background_and_stops_it(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    command = [sys.executable, "-m", "sagemaker_operator", "cluster"]
+    command = [sys.executable, "-m", "sagemaker_lab", "cluster"]
     started = subprocess.run(
         [*command, "start", f"--state-dir={state}"],
         capture_output=True,

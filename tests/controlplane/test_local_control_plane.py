@@ -11,7 +11,7 @@ from typing import Any, cast
 import pytest
 from kubernetes import client, watch
 
-from sagemaker_operator.testing import KUBERNETES_VERSION, KubeCluster, wait_until
+from sagemaker_lab import KUBERNETES_VERSION, KubeCluster, wait_until
 
 pytestmark = pytest.mark.cluster
 

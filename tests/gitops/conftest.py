@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 import yaml
 
-from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
-from sagemaker_operator.testing.operator import OperatorProcess
+from sagemaker_lab import Emulator, EmulatorControl, KubeCluster, wait_until
+from sagemaker_lab.operator import OperatorProcess
 from tests.kube import trainingjobs
 
 SPEC = {"roleArn": "arn:aws:iam::123456789012:role/SageMakerRole",

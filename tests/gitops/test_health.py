@@ -11,7 +11,7 @@ import lupa.lua54 as lupa
 import pytest
 import yaml
 
-from sagemaker_operator.testing.binaries import ensure_kstatus
+from sagemaker_lab.binaries import ensure_kstatus
 
 pytestmark = pytest.mark.cluster
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sagemaker_operator.testing import KubeCluster
-from sagemaker_operator.testing.binaries import ensure_helm
+from sagemaker_lab import KubeCluster
+from sagemaker_lab.binaries import ensure_helm
 
 CHART = Path(__file__).resolve().parents[2] / "helm" / "sagemaker-operator"
 ALL_OPTIONS = CHART / "ci" / "all-options-values.yaml"

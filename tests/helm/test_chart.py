@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
+from sagemaker_lab import KubeCluster
 from sagemaker_operator.policy import Policy
 from sagemaker_operator.settings import OperatorSettings
-from sagemaker_operator.testing import KubeCluster
 from tests.helm.conftest import ALL_OPTIONS, CERT_MANAGER, CHART, Helm
 
 VALUES = {"default": None, "all-options": ALL_OPTIONS, "cert-manager": CERT_MANAGER}

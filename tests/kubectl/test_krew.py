@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sagemaker_operator.testing.binaries import ensure_binaries, ensure_krew
-from sagemaker_operator.testing.release import build_wheel, krew_archive, krew_manifest
+from sagemaker_lab.binaries import ensure_binaries, ensure_krew
+from sagemaker_lab.release import build_wheel, krew_archive, krew_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 import yaml
 
-from sagemaker_operator.testing import Emulator, KubeCluster, wait_until
-from sagemaker_operator.testing.binaries import ensure_helm
-from sagemaker_operator.testing.controlplane import LocalControlPlane
-from sagemaker_operator.testing.images import OPERATOR_IMAGE, BuiltImage, build_operator_image
-from sagemaker_operator.testing.node import (
+from sagemaker_lab import Emulator, KubeCluster, wait_until
+from sagemaker_lab.binaries import ensure_helm
+from sagemaker_lab.controlplane import LocalControlPlane
+from sagemaker_lab.images import OPERATOR_IMAGE, BuiltImage, build_operator_image
+from sagemaker_lab.node import (
     NODE_IP,
     LocalNode,
     chart_values,

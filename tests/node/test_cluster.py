@@ -1,4 +1,4 @@
-"""`sagemaker-operator cluster start --node` and `cluster stop`, as a user runs them: a node
+"""`sagemaker-lab cluster start --node` and `cluster stop`, as a user runs them: a node
 that runs pods, and nothing of it left behind (process, mount, bridge, iptables chain,
 cgroup). First in the node suite: the other tests' node takes the same bridge and address."""
 
@@ -13,16 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from sagemaker_operator.testing import KubeCluster, wait_until
-from sagemaker_operator.testing.binaries import ensure_binaries
-from sagemaker_operator.testing.images import PAUSE_IMAGE
-from sagemaker_operator.testing.node import NODE_NAME, leftovers
+from sagemaker_lab import KubeCluster, wait_until
+from sagemaker_lab.binaries import ensure_binaries
+from sagemaker_lab.images import PAUSE_IMAGE
+from sagemaker_lab.node import NODE_NAME, leftovers
 
 pytestmark = pytest.mark.node
 
 
 def cli(*arguments: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sagemaker_operator", *arguments],
+    return subprocess.run([sys.executable, "-m", "sagemaker_lab", *arguments],
                           capture_output=True, text=True, check=False, timeout=600,
                           env=env)  # fmt: skip
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
-from sagemaker_operator.testing.proxy import FreezingProxy
+from sagemaker_lab import Emulator, EmulatorControl, KubeCluster, wait_until
+from sagemaker_lab.proxy import FreezingProxy
 from tests.api.manifests import manifest, typical_spec
 from tests.kube import apply_jobs, job_statuses, trainingjobs
 from tests.node.conftest import NodeCluster, Release, operator_values, wait_for_arns

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sagemaker_operator.testing import Emulator, KubeCluster, wait_until
-from sagemaker_operator.testing.binaries import ensure_helm
-from sagemaker_operator.testing.emulator import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
-from sagemaker_operator.testing.registry import LocalRegistry
-from sagemaker_operator.testing.release import versions
+from sagemaker_emulator import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
+from sagemaker_lab import Emulator, KubeCluster, wait_until
+from sagemaker_lab.binaries import ensure_helm
+from sagemaker_lab.registry import LocalRegistry
+from sagemaker_lab.release import versions
 from tests.node.conftest import NodeCluster
 
 pytestmark = [pytest.mark.node, pytest.mark.timeout(900)]  # a release, then a job

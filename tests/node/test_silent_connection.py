@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
-from sagemaker_operator.testing.operator import OperatorProcess, operator_environment
-from sagemaker_operator.testing.processes import free_port
-from sagemaker_operator.testing.proxy import FreezingProxy
+from sagemaker_lab import Emulator, EmulatorControl, KubeCluster, wait_until
+from sagemaker_lab.operator import OperatorProcess, operator_environment
+from sagemaker_lab.processes import free_port
+from sagemaker_lab.proxy import FreezingProxy
 from tests.controller.test_metrics import scrape
 from tests.kube import apply_jobs, job_statuses
 

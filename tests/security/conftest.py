@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 import yaml
 
-from sagemaker_operator.testing import KubeCluster, wait_until
-from sagemaker_operator.testing.binaries import ensure_helm
-from sagemaker_operator.testing.operator import OperatorProcess
+from sagemaker_lab import KubeCluster, wait_until
+from sagemaker_lab.binaries import ensure_helm
+from sagemaker_lab.operator import OperatorProcess
 from tests.api.manifests import manifest, typical_spec
 from tests.kube import condition, trainingjob
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster
-from sagemaker_operator.testing.operator import OperatorProcess, operator_environment
+from sagemaker_lab import Emulator, EmulatorControl, KubeCluster
+from sagemaker_lab.operator import OperatorProcess, operator_environment
 from tests.api.manifests import manifest, typical_spec
 from tests.security.conftest import Tenant
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from sagemaker_operator.testing import Emulator, EmulatorControl, KubeCluster, wait_until
-from sagemaker_operator.testing.emulator.eventbridge import Rule, event
-from sagemaker_operator.testing.operator import OperatorProcess, operator_environment
+from sagemaker_emulator.eventbridge import Rule, event
+from sagemaker_lab import Emulator, EmulatorControl, KubeCluster, wait_until
+from sagemaker_lab.operator import OperatorProcess, operator_environment
 from tests.security.conftest import Tenant
 
 pytestmark = pytest.mark.cluster

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from sagemaker_emulator.samples import typical
+from sagemaker_lab import KubeCluster, wait_until
 from sagemaker_operator.kubectl import adopt
-from sagemaker_operator.testing import KubeCluster, wait_until
-from tests.emulator.requests import typical
 from tests.security.conftest import Tenant, make_tenant
 from tests.security.teams import (
     CLUSTER_ID,

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from sagemaker_operator.testing import Emulator, KubeCluster, wait_until
-from sagemaker_operator.testing.operator import OperatorProcess, operator_environment
+from sagemaker_lab import Emulator, KubeCluster, wait_until
+from sagemaker_lab.operator import OperatorProcess, operator_environment
 from tests.api.manifests import manifest, typical_spec
 from tests.security.conftest import Tenant
 from tests.security.teams import ACCOUNT, Platform, platform, team_job, team_spec

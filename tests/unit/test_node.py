@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from sagemaker_operator.testing.node import MachineFacts, NodeError, preflight
+from sagemaker_lab.node import MachineFacts, NodeError, preflight
 
 CAPABLE = MachineFacts(root=True, cgroup="v2", cap_sys_resource=True, podman=True,
                        containerd=True, runc=True, cni_plugins=True, iptables=True)  # fmt: skip

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from sagemaker_operator.codegen import policy_table
+from sagemaker_emulator.samples import typical
+from sagemaker_lab.codegen import policy_table
 from sagemaker_operator.policy import Policy
 from sagemaker_operator.policy.locations import every_location
-from tests.emulator.requests import typical
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sagemaker_operator.testing.binaries import ensure_actionlint
-from sagemaker_operator.testing.release import (
+from sagemaker_lab.binaries import ensure_actionlint
+from sagemaker_lab.release import (
     ROOT,
     ReleaseError,
     check_version,

@@ -17,7 +17,8 @@ from botocore.exceptions import EndpointConnectionError
 
 from sagemaker_operator.aws.accounts import OWN, Account
 from sagemaker_operator.aws.arns import JobArn
-from sagemaker_operator.aws.gateway import Page, RateLimits
+from sagemaker_operator.aws.gateway import Page
+from sagemaker_operator.aws.rates import RateLimits
 from sagemaker_operator.controller.memory import JobMemory
 from sagemaker_operator.controller.runtime import ResourceRef, Runtime
 from sagemaker_operator.controller.tracked import Tracked

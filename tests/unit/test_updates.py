@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from sagemaker_lab.codegen.crd import updatable, updatable_paths
 from sagemaker_operator.api.trainingjob import SpecUpdate
 from sagemaker_operator.aws import servicemodel
-from sagemaker_operator.codegen.crd import updatable, updatable_paths
 from sagemaker_operator.controller.requests import update_request
 from sagemaker_operator.status.conditions import Verdict
 from sagemaker_operator.status.fields import current_update, with_update

@@ -1,10 +1,10 @@
 """What SageMaker's DescribeTrainingJob reports for members a CreateTrainingJob left out.
 
 AWS fills in documented defaults. Adoption compares a spec with Describe and must not take
-a default for a difference; the emulator's Describe reports them as AWS does (an emulator
-that echoed the request would let such a comparison pass here and fail in AWS). Each
-default names its source; docs/emulator.md's table ("What Describe reports that a request left
-out") is checked against this list by a test.
+a default for a difference, and the policy checks what a job will run with. Each default
+names its source. The emulator, which must not import the operator, keeps its own list of
+what its Describe reports (sagemaker_emulator/defaults.py, in emulator/README.md's table);
+tests/unit/test_defaults.py holds the two equal.
 """
 
 from __future__ import annotations

@@ -14,12 +14,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sagemaker_operator import metrics
 from sagemaker_operator.aws import regions, servicemodel
-from sagemaker_operator.aws.gateway import (
-    CONNECT_TIMEOUT,
-    READ_TIMEOUT,
-    RateLimits,
-    SageMakerGateway,
-)
+from sagemaker_operator.aws.gateway import CONNECT_TIMEOUT, READ_TIMEOUT, SageMakerGateway
+from sagemaker_operator.aws.rates import RateLimits
 from sagemaker_operator.controller import handlers  # importing registers the handlers
 from sagemaker_operator.controller.allocator import fewer_malloc_arenas
 from sagemaker_operator.controller.runtime import Runtime

@@ -16,10 +16,10 @@ import re
 import sys
 import time
 from collections.abc import Sequence
+from types import ModuleType
 from typing import Any
 
 import boto3
-import kubernetes
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -33,8 +33,22 @@ _SINCE = re.compile(r"^(\d+)(s|m|h|d)$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+# `convert` and `adopt -n` work offline; what reads the cluster needs this extra.
+KUBECTL_EXTRA = "pip install 'sagemaker-operator[kubectl]'"
+
+
 class PluginError(Exception):
     """Said to the user as `error: …`, exit code 1."""
+
+
+def _kubernetes() -> ModuleType:
+    """The `kubernetes` package (kubeconfig, the API), with the extra named when missing."""
+    try:
+        import kubernetes  # noqa: PLC0415 - the [kubectl] extra's
+    except ModuleNotFoundError as error:
+        raise PluginError(f"reading the cluster needs the kubernetes package: {KUBECTL_EXTRA}"
+                          ) from error  # fmt: skip
+    return kubernetes
 
 
 def since(text: str) -> datetime.timedelta:
@@ -106,10 +120,11 @@ def _command(arguments: argparse.Namespace) -> int:
 
 def _namespace(arguments: argparse.Namespace) -> str:
     """-n, else the kubeconfig context's namespace, else "default" (the kubeconfig loaded)."""
+    kubernetes = _kubernetes()
     try:
-        kubernetes.config.load_kube_config(config_file=arguments.kubeconfig,  # type: ignore[no-untyped-call]
+        kubernetes.config.load_kube_config(config_file=arguments.kubeconfig,
                                            context=arguments.context)  # fmt: skip
-        contexts, active = kubernetes.config.list_kube_config_contexts(  # type: ignore[no-untyped-call]
+        contexts, active = kubernetes.config.list_kube_config_contexts(
             config_file=arguments.kubeconfig)  # fmt: skip
         if arguments.context:
             active = next(c for c in contexts if c["name"] == arguments.context)
@@ -172,6 +187,7 @@ def _convert(arguments: argparse.Namespace) -> int:
 
 def _resource(arguments: argparse.Namespace) -> tuple[dict[str, Any], str]:
     namespace = _namespace(arguments)
+    kubernetes = _kubernetes()
     try:
         found = _get(namespace, arguments.name)
     except kubernetes.client.ApiException as error:
@@ -184,7 +200,7 @@ def _resource(arguments: argparse.Namespace) -> tuple[dict[str, Any], str]:
 
 
 def _get(namespace: str, name: str) -> dict[str, Any]:
-    api: Any = kubernetes.client.CustomObjectsApi()
+    api: Any = _kubernetes().client.CustomObjectsApi()
     found: dict[str, Any] = api.get_namespaced_custom_object(
         GROUP, VERSION, namespace, PLURAL, name
     )
