@@ -95,6 +95,7 @@ def serve(arguments: argparse.Namespace) -> int:
         "latency": arguments.latency,
         "throttle_operations": [op for op in arguments.throttle_operations.split(",") if op],
     }
+    stop_on_sigterm()
     try:
         emulator = Emulator(
             arguments.host,
@@ -117,13 +118,19 @@ def serve(arguments: argparse.Namespace) -> int:
     )
     if arguments.refuse_connections_for > 0:
         emulator.refuse_connections(arguments.refuse_connections_for)
-    _wait_for_termination()
+    wait_until_interrupted()
     emulator.stop()
     return 0
 
 
-def _wait_for_termination() -> None:
+def stop_on_sigterm() -> None:
+    """From now on SIGTERM (a supervisor's stop) interrupts the main thread as Ctrl-C does,
+    so what it started is stopped in order."""
     signal.signal(signal.SIGTERM, lambda *_: _interrupt())
+
+
+def wait_until_interrupted() -> None:
+    """Block the main thread until Ctrl-C (or SIGTERM, after ``stop_on_sigterm``)."""
     with contextlib.suppress(KeyboardInterrupt):
         threading.Event().wait()
 

@@ -5,13 +5,11 @@ demo, the generator, the lock and the release. The operator's own command,
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -316,7 +314,7 @@ def _cluster_run(arguments: argparse.Namespace) -> int:
     )  # fmt: skip
     node = LocalNode(control_plane) if arguments.node else None
     # Handle SIGTERM from 'cluster stop' like Ctrl-C, so the children are stopped in order.
-    signal.signal(signal.SIGTERM, lambda *_: _interrupt())
+    emulator_cli.stop_on_sigterm()
     try:
         (state / _PID_FILE).write_text(str(os.getpid()))
         if node is not None:
@@ -330,7 +328,7 @@ def _cluster_run(arguments: argparse.Namespace) -> int:
             f"control plane ready at {control_plane.server}; kubeconfig: {state / 'kubeconfig'}",
             flush=True,
         )
-        _wait_for_termination()
+        emulator_cli.wait_until_interrupted()
     except (BinariesError, ControlPlaneError, PortInUseError, NodeError, ImageError,
             TimeoutError) as error:  # fmt: skip
         print(f"sagemaker-lab cluster: {error}", file=sys.stderr, flush=True)
@@ -371,12 +369,3 @@ def _read_pid(state: Path) -> int | None:
     except (FileNotFoundError, ValueError):
         return None
     return pid if pid_alive(pid) else None
-
-
-def _interrupt() -> None:
-    raise KeyboardInterrupt
-
-
-def _wait_for_termination() -> None:
-    with contextlib.suppress(KeyboardInterrupt):
-        threading.Event().wait()
